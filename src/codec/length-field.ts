@@ -1,0 +1,115 @@
+import { createError, invalidArg } from '../errors.js';
+import type { ByteBuffer } from '../io/byte-buffer.js';
+import type { Codec, Decoder } from './codec.js';
+
+export interface LengthFieldOptions {
+  /** Size of the length header in bytes. Default 4. */
+  lengthBytes?: 1 | 2 | 4 | 8;
+  /** Largest payload accepted, in bytes. A longer frame closes the connection. Default 1 MiB. */
+  maxFrame?: number;
+  /** The length counts the header too (as some protocols define it). Default false. */
+  lengthIncludesHeader?: boolean;
+  /** Little-endian length. Default false (network byte order). */
+  littleEndian?: boolean;
+}
+
+/** Messages are byte payloads; `send` also accepts a string (sent as UTF-8). */
+export type LengthFieldCodec = Codec<Uint8Array, Uint8Array | string>;
+
+const MAX_PAYLOAD: Record<1 | 2 | 4 | 8, number> = {
+  1: 0xff,
+  2: 0xffff,
+  4: 0xffffffff,
+  8: Number.MAX_SAFE_INTEGER,
+};
+
+/**
+ * Frames prefixed with their length: `[length][payload]`. The decoder delivers the payload as a
+ * view into the connection's input (valid during `onMessage`); the encoder writes the payload
+ * and then prepends the header in place, so the payload is copied once.
+ */
+export function lengthFieldCodec(options: LengthFieldOptions = {}): LengthFieldCodec {
+  const lengthBytes = options.lengthBytes ?? 4;
+  if (![1, 2, 4, 8].includes(lengthBytes)) {
+    throw invalidArg('lengthBytes', lengthBytes, '1, 2, 4 or 8');
+  }
+  const maxFrame = options.maxFrame ?? 1024 * 1024;
+  const limit = MAX_PAYLOAD[lengthBytes] - (options.lengthIncludesHeader ? lengthBytes : 0);
+  if (!Number.isSafeInteger(maxFrame) || maxFrame < 0) {
+    throw invalidArg('maxFrame', maxFrame, 'a non-negative integer');
+  }
+  const includes = options.lengthIncludesHeader === true ? lengthBytes : 0;
+  const little = options.littleEndian === true;
+
+  function readLength(input: ByteBuffer): number {
+    if (!little) {
+      if (lengthBytes === 1) return input.peekUint8();
+      if (lengthBytes === 2) return input.peekUint16();
+      if (lengthBytes === 4) return input.peekUint32();
+    }
+    // Float arithmetic is exact below 2^53; anything above is over every maxFrame anyway.
+    let n = 0;
+    for (let i = 0; i < lengthBytes; i++) {
+      n = n * 256 + input.peekUint8At(little ? lengthBytes - 1 - i : i);
+    }
+    return n;
+  }
+
+  // One scratch header per codec: encode runs to completion on one loop, so it is never shared.
+  const scratch = new Uint8Array(8);
+  const scratchView = new DataView(scratch.buffer);
+  function header(n: number): Uint8Array {
+    if (lengthBytes === 1) scratchView.setUint8(0, n);
+    else if (lengthBytes === 2) scratchView.setUint16(0, n, little);
+    else if (lengthBytes === 4) scratchView.setUint32(0, n, little);
+    else scratchView.setBigUint64(0, BigInt(n), little);
+    return scratch.subarray(0, lengthBytes);
+  }
+
+  const encoder = new TextEncoder();
+
+  return {
+    name: `length-field(${lengthBytes})`,
+    createDecoder(): Decoder<Uint8Array> {
+      return {
+        decode(input) {
+          if (input.readableBytes < lengthBytes) return undefined;
+          const raw = readLength(input);
+          if (raw < includes) {
+            throw createError(
+              'PL_ERR_BAD_FRAME',
+              `length field ${raw} is smaller than its own ${lengthBytes}-byte header`,
+            );
+          }
+          const length = raw - includes;
+          if (length > maxFrame) {
+            throw createError(
+              'PL_ERR_FRAME_TOO_LARGE',
+              `frame of ${length} bytes exceeds maxFrame ${maxFrame}`,
+            );
+          }
+          if (input.readableBytes < lengthBytes + length) return undefined;
+          input.retrieve(lengthBytes);
+          return input.readBytes(length);
+        },
+      };
+    },
+    encode(msg, out) {
+      const payload = typeof msg === 'string' ? encoder.encode(msg) : msg;
+      if (payload.length > limit) {
+        throw createError(
+          'PL_ERR_FRAME_TOO_LARGE',
+          `payload of ${payload.length} bytes does not fit a ${lengthBytes}-byte length field`,
+        );
+      }
+      if (out.readableBytes === 0 && out.prependableBytes >= lengthBytes) {
+        // Payload first, then the header into the reserved front: no second copy.
+        out.append(payload);
+        out.prepend(header(payload.length + includes));
+      } else {
+        out.append(header(payload.length + includes));
+        out.append(payload);
+      }
+    },
+  };
+}

@@ -1,0 +1,27 @@
+export * from './errors.js';
+export type { Logger } from './log.js';
+export { defaultLogger } from './log.js';
+export { ByteBuffer } from './io/byte-buffer.js';
+export {
+  Connection,
+  defineApp,
+  type App,
+  type CloseReason,
+  type ConnectionOptions,
+  type ConnectionState,
+  type Handlers,
+} from './io/connection.js';
+export { TcpServer, type ServerAddress, type ServerStats, type TcpServerOptions } from './io/tcp-server.js';
+export {
+  TcpClient,
+  Connector,
+  backoffDelay,
+  type BackoffOptions,
+  type ConnectorOptions,
+  type TcpClientOptions,
+} from './io/tcp-client.js';
+export { TimingWheel, type TimingWheelOptions, type WheelEntry } from './io/timing-wheel.js';
+export { runAfter, runEvery, cancel, type TimerHandle, type TimerOptions } from './io/timers.js';
+export type { Codec, Decoder, CodecInput, CodecOutput } from './codec/codec.js';
+export { lengthFieldCodec, type LengthFieldOptions, type LengthFieldCodec } from './codec/length-field.js';
+export { lineCodec, type LineOptions, type LineMessage } from './codec/line.js';

@@ -1,0 +1,430 @@
+import { createError, invalidArg } from '../errors.js';
+
+/**
+ * A growable byte buffer with a reserved front, after muduo's `Buffer`:
+ *
+ * ```
+ * +-------------------+------------------+------------------+
+ * | prependable bytes |  readable bytes  |  writable bytes  |
+ * |                   |     (content)    |                  |
+ * +-------------------+------------------+------------------+
+ * 0      <=      readerIndex   <=   writerIndex    <=    capacity
+ * ```
+ *
+ * Appends go to the writable region; reads and `retrieve` advance `readerIndex`; `prepend` writes
+ * into the prependable region, so a length header can be put in front of a payload that is
+ * already in place. When the writable region is too small the content is first moved back to
+ * the front (compaction) and only then is the storage grown.
+ *
+ * Views returned by `peek`, `readBytes` and friends point into the buffer's storage: a view is
+ * valid until the next mutation (append, prepend, ensureWritable, compaction). Copy it to keep it.
+ * Not thread safe: one owner at a time.
+ */
+export class ByteBuffer {
+  /** Bytes reserved at the front of a fresh buffer for cheap prepends (room for an 8-byte length). */
+  static readonly CHEAP_PREPEND = 8;
+  static readonly INITIAL_SIZE = 1024;
+
+  private bytes: Uint8Array;
+  private view: DataView;
+  private reader: number;
+  private writer: number;
+
+  constructor(initialSize = ByteBuffer.INITIAL_SIZE, prependSize = ByteBuffer.CHEAP_PREPEND) {
+    if (!Number.isSafeInteger(initialSize) || initialSize < 0) {
+      throw invalidArg('initialSize', initialSize, 'a non-negative integer');
+    }
+    if (!Number.isSafeInteger(prependSize) || prependSize < 0) {
+      throw invalidArg('prependSize', prependSize, 'a non-negative integer');
+    }
+    this.bytes = new Uint8Array(prependSize + initialSize);
+    this.view = new DataView(this.bytes.buffer);
+    this.reader = prependSize;
+    this.writer = prependSize;
+  }
+
+  /**
+   * A buffer whose readable region is exactly `bytes`, without copying. Appending to it copies
+   * into new storage first, so `bytes` itself is never written.
+   */
+  static wrap(bytes: Uint8Array): ByteBuffer {
+    const b = new ByteBuffer(0, 0);
+    b.reset(bytes);
+    return b;
+  }
+
+  /**
+   * Points this buffer at `bytes` (readable region = all of it) without copying. The previous
+   * storage is dropped. Used to decode straight from a read chunk.
+   */
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.reader = 0;
+    this.writer = bytes.length;
+    this.shared = true;
+  }
+
+  /** True while the storage is borrowed (see `wrap`): writes must move to own storage first. */
+  private shared = false;
+
+  get readableBytes(): number {
+    return this.writer - this.reader;
+  }
+  get writableBytes(): number {
+    return this.shared ? 0 : this.bytes.length - this.writer;
+  }
+  get prependableBytes(): number {
+    return this.shared ? 0 : this.reader;
+  }
+  /** Total storage size in bytes. */
+  get capacity(): number {
+    return this.bytes.length;
+  }
+
+  // ---- reading without consuming -------------------------------------------------------------
+
+  /** A view of the first `length` readable bytes (all of them by default). */
+  peek(length = this.readableBytes): Uint8Array {
+    this.need(length);
+    return this.bytes.subarray(this.reader, this.reader + length);
+  }
+
+  /** The readable byte at `offset` (from the reader index). */
+  peekUint8At(offset: number): number {
+    this.need(offset + 1);
+    return this.bytes[this.reader + offset]!;
+  }
+
+  peekInt8(): number {
+    this.need(1);
+    return this.view.getInt8(this.reader);
+  }
+  peekUint8(): number {
+    this.need(1);
+    return this.bytes[this.reader]!;
+  }
+  peekInt16(): number {
+    this.need(2);
+    return this.view.getInt16(this.reader);
+  }
+  peekUint16(): number {
+    this.need(2);
+    return this.view.getUint16(this.reader);
+  }
+  peekInt32(): number {
+    this.need(4);
+    return this.view.getInt32(this.reader);
+  }
+  peekUint32(): number {
+    this.need(4);
+    return this.view.getUint32(this.reader);
+  }
+  peekInt64(): bigint {
+    this.need(8);
+    return this.view.getBigInt64(this.reader);
+  }
+  peekUint64(): bigint {
+    this.need(8);
+    return this.view.getBigUint64(this.reader);
+  }
+
+  /** Offset (from the reader index) of the first CRLF at or after `from`, or -1. */
+  findCRLF(from = 0): number {
+    const end = this.writer - 1;
+    for (let i = this.reader + from; i < end; i++) {
+      i = this.bytes.indexOf(13, i);
+      if (i < 0 || i >= end) return -1;
+      if (this.bytes[i + 1] === 10) return i - this.reader;
+    }
+    return -1;
+  }
+
+  /** Offset (from the reader index) of the first LF at or after `from`, or -1. */
+  findEOL(from = 0): number {
+    return this.indexOf(10, from);
+  }
+
+  /** Offset (from the reader index) of the first `byte` at or after `from`, or -1. */
+  indexOf(byte: number, from = 0): number {
+    const at = this.bytes.subarray(0, this.writer).indexOf(byte, this.reader + from);
+    return at < 0 ? -1 : at - this.reader;
+  }
+
+  /** Offset of the first occurrence of the byte sequence `needle` at or after `from`, or -1. */
+  indexOfSequence(needle: Uint8Array, from = 0): number {
+    if (needle.length === 1) return this.indexOf(needle[0]!, from);
+    if (needle.length === 0) return from <= this.readableBytes ? from : -1;
+    const first = needle[0]!;
+    const last = this.writer - needle.length;
+    for (let i = this.reader + from; i <= last; i++) {
+      i = this.bytes.indexOf(first, i);
+      if (i < 0 || i > last) return -1;
+      let j = 1;
+      while (j < needle.length && this.bytes[i + j] === needle[j]) j++;
+      if (j === needle.length) return i - this.reader;
+    }
+    return -1;
+  }
+
+  // ---- consuming -----------------------------------------------------------------------------
+
+  /** Discards `length` readable bytes. */
+  retrieve(length: number): void {
+    this.need(length);
+    if (length < this.readableBytes) this.reader += length;
+    else this.retrieveAll();
+  }
+
+  /** Discards everything readable; the next append starts at the front again. */
+  retrieveAll(): void {
+    if (this.shared) {
+      this.reader = this.writer;
+      return;
+    }
+    this.reader = ByteBuffer.CHEAP_PREPEND <= this.bytes.length ? ByteBuffer.CHEAP_PREPEND : 0;
+    this.writer = this.reader;
+  }
+
+  /** Consumes `length` bytes and returns a view of them (valid until the next mutation). */
+  readBytes(length: number): Uint8Array {
+    const v = this.peek(length);
+    this.reader += length;
+    return v;
+  }
+
+  /** Consumes `length` bytes and returns a copy that the caller owns. */
+  readCopy(length: number): Uint8Array {
+    return this.readBytes(length).slice();
+  }
+
+  /** Consumes `length` bytes (all by default) and decodes them as UTF-8. */
+  readString(length = this.readableBytes): string {
+    const v = this.peek(length);
+    const s = decoder.decode(v);
+    this.retrieve(length);
+    return s;
+  }
+
+  readInt8(): number {
+    const v = this.peekInt8();
+    this.reader += 1;
+    return v;
+  }
+  readUint8(): number {
+    const v = this.peekUint8();
+    this.reader += 1;
+    return v;
+  }
+  readInt16(): number {
+    const v = this.peekInt16();
+    this.reader += 2;
+    return v;
+  }
+  readUint16(): number {
+    const v = this.peekUint16();
+    this.reader += 2;
+    return v;
+  }
+  readInt32(): number {
+    const v = this.peekInt32();
+    this.reader += 4;
+    return v;
+  }
+  readUint32(): number {
+    const v = this.peekUint32();
+    this.reader += 4;
+    return v;
+  }
+  readInt64(): bigint {
+    const v = this.peekInt64();
+    this.reader += 8;
+    return v;
+  }
+  readUint64(): bigint {
+    const v = this.peekUint64();
+    this.reader += 8;
+    return v;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  /** Appends bytes, or a string as UTF-8. */
+  append(data: Uint8Array | string): void {
+    if (typeof data === 'string') {
+      // Worst case 3 bytes per UTF-16 unit; encodeInto writes in place with no temporary.
+      this.ensureWritable(data.length * 3);
+      const { written } = encoder.encodeInto(data, this.bytes.subarray(this.writer));
+      this.writer += written;
+      return;
+    }
+    this.ensureWritable(data.length);
+    this.bytes.set(data, this.writer);
+    this.writer += data.length;
+  }
+
+  /**
+   * Makes room for at least `length` more bytes after the content: compacts if the free space
+   * in front suffices, else grows the storage (doubling). Invalidates outstanding views.
+   */
+  ensureWritable(length: number): void {
+    if (this.writableBytes >= length) return;
+    const readable = this.readableBytes;
+    const front = ByteBuffer.CHEAP_PREPEND;
+    if (!this.shared && this.bytes.length - readable - front >= length) {
+      // Compaction: slide the content back to the front; no allocation.
+      this.bytes.copyWithin(front, this.reader, this.writer);
+    } else {
+      const size = Math.max(this.bytes.length * 2, front + readable + length);
+      const next = new Uint8Array(size);
+      next.set(this.bytes.subarray(this.reader, this.writer), front);
+      this.bytes = next;
+      this.view = new DataView(next.buffer);
+      this.shared = false;
+    }
+    this.reader = front;
+    this.writer = front + readable;
+  }
+
+  /**
+   * A view of the writable region, for writing in place (e.g. a socket read); follow with
+   * `hasWritten(n)`. Call `ensureWritable` first to size it.
+   */
+  writableView(): Uint8Array {
+    return this.shared ? new Uint8Array(0) : this.bytes.subarray(this.writer);
+  }
+
+  /** Marks `length` bytes of the writable region as written. */
+  hasWritten(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.writableBytes) {
+      throw invalidArg('length', length, `an integer in [0, ${this.writableBytes}]`);
+    }
+    this.writer += length;
+  }
+
+  appendInt8(v: number): void {
+    this.ensureWritable(1);
+    this.view.setInt8(this.writer, v);
+    this.writer += 1;
+  }
+  appendUint8(v: number): void {
+    this.ensureWritable(1);
+    this.view.setUint8(this.writer, v);
+    this.writer += 1;
+  }
+  appendInt16(v: number): void {
+    this.ensureWritable(2);
+    this.view.setInt16(this.writer, v);
+    this.writer += 2;
+  }
+  appendUint16(v: number): void {
+    this.ensureWritable(2);
+    this.view.setUint16(this.writer, v);
+    this.writer += 2;
+  }
+  appendInt32(v: number): void {
+    this.ensureWritable(4);
+    this.view.setInt32(this.writer, v);
+    this.writer += 4;
+  }
+  appendUint32(v: number): void {
+    this.ensureWritable(4);
+    this.view.setUint32(this.writer, v);
+    this.writer += 4;
+  }
+  appendInt64(v: bigint): void {
+    this.ensureWritable(8);
+    this.view.setBigInt64(this.writer, v);
+    this.writer += 8;
+  }
+  appendUint64(v: bigint): void {
+    this.ensureWritable(8);
+    this.view.setBigUint64(this.writer, v);
+    this.writer += 8;
+  }
+
+  /** Writes `data` just before the content. Throws when the prependable region is too small. */
+  prepend(data: Uint8Array): void {
+    this.makeFront(data.length);
+    this.reader -= data.length;
+    this.bytes.set(data, this.reader);
+  }
+
+  prependInt8(v: number): void {
+    this.makeFront(1);
+    this.reader -= 1;
+    this.view.setInt8(this.reader, v);
+  }
+  prependUint8(v: number): void {
+    this.makeFront(1);
+    this.reader -= 1;
+    this.view.setUint8(this.reader, v);
+  }
+  prependInt16(v: number): void {
+    this.makeFront(2);
+    this.reader -= 2;
+    this.view.setInt16(this.reader, v);
+  }
+  prependUint16(v: number): void {
+    this.makeFront(2);
+    this.reader -= 2;
+    this.view.setUint16(this.reader, v);
+  }
+  prependInt32(v: number): void {
+    this.makeFront(4);
+    this.reader -= 4;
+    this.view.setInt32(this.reader, v);
+  }
+  prependUint32(v: number): void {
+    this.makeFront(4);
+    this.reader -= 4;
+    this.view.setUint32(this.reader, v);
+  }
+  prependInt64(v: bigint): void {
+    this.makeFront(8);
+    this.reader -= 8;
+    this.view.setBigInt64(this.reader, v);
+  }
+  prependUint64(v: bigint): void {
+    this.makeFront(8);
+    this.reader -= 8;
+    this.view.setBigUint64(this.reader, v);
+  }
+
+  /** Releases excess storage, keeping the content and `reserve` writable bytes. */
+  shrink(reserve = 0): void {
+    const readable = this.readableBytes;
+    const next = new Uint8Array(ByteBuffer.CHEAP_PREPEND + readable + reserve);
+    next.set(this.bytes.subarray(this.reader, this.writer), ByteBuffer.CHEAP_PREPEND);
+    this.bytes = next;
+    this.view = new DataView(next.buffer);
+    this.shared = false;
+    this.reader = ByteBuffer.CHEAP_PREPEND;
+    this.writer = this.reader + readable;
+  }
+
+  toString(): string {
+    return `ByteBuffer(readable=${this.readableBytes}, writable=${this.writableBytes}, prependable=${this.prependableBytes})`;
+  }
+
+  private need(length: number): void {
+    if (!(length >= 0 && length <= this.writer - this.reader)) {
+      throw createError(
+        'PL_ERR_BUFFER_UNDERFLOW',
+        `need ${length} readable bytes; have ${this.writer - this.reader}`,
+      );
+    }
+  }
+
+  private makeFront(length: number): void {
+    if (this.prependableBytes < length) {
+      throw createError(
+        'PL_ERR_BUFFER_UNDERFLOW',
+        `prepend of ${length} bytes needs that much prependable space; have ${this.prependableBytes}`,
+      );
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();

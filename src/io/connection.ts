@@ -1,0 +1,454 @@
+import type { Socket } from 'node:net';
+import type { Codec, Decoder } from '../codec/codec.js';
+import { createError, isPolyloopError, type PolyloopError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ByteBuffer } from './byte-buffer.js';
+import type { TimingWheel, WheelEntry } from './timing-wheel.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
+
+/** Why a connection closed, as passed to `onClose`. */
+export interface CloseReason {
+  /**
+   * `peer`: the peer closed or reset it; `local`: this side called close/forceClose; `idle`: the
+   * idle timeout fired; `server`: the server shut down; `error`: a protocol, handler or socket
+   * error, given in `error`.
+   */
+  readonly by: 'peer' | 'local' | 'idle' | 'server' | 'error';
+  readonly error?: PolyloopError;
+}
+
+const PEER: CloseReason = Object.freeze({ by: 'peer' });
+const LOCAL: CloseReason = Object.freeze({ by: 'local' });
+const IDLE: CloseReason = Object.freeze({ by: 'idle' });
+const SERVER: CloseReason = Object.freeze({ by: 'server' });
+
+/** The callbacks of an application. Every callback runs on the connection's own loop. */
+export interface Handlers<In, Out, Ctx> {
+  /** The connection is established and ready to send. */
+  onConnection?(conn: Connection<In, Out, Ctx>): void;
+  /**
+   * A whole message arrived (a decoded frame, or with no codec, the bytes of one read). Views are
+   * valid only during the call: copy what you keep.
+   */
+  onMessage?(conn: Connection<In, Out, Ctx>, msg: In): void;
+  /** Everything sent so far has been handed to the kernel. Use it to pace large transfers. */
+  onWriteComplete?(conn: Connection<In, Out, Ctx>): void;
+  /** Queued output crossed `highWaterMark`. By default reading also pauses until it drains. */
+  onHighWaterMark?(conn: Connection<In, Out, Ctx>, queuedBytes: number): void;
+  /** The connection is closed; called exactly once for every connection that was established. */
+  onClose?(conn: Connection<In, Out, Ctx>, reason: CloseReason): void;
+}
+
+/**
+ * An application: a codec, the callbacks, and an optional per-connection context factory.
+ * Without a codec, messages are the raw bytes of each read (`Buffer`).
+ */
+export interface App<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
+  extends Handlers<In, Out, Ctx> {
+  codec?: Codec<In, Out>;
+  /** Creates `conn.context` for each new connection, before `onConnection`. */
+  context?(conn: Connection<In, Out, Ctx>): Ctx;
+}
+
+/** Gives an application its types; returns it unchanged. */
+export function defineApp<In = Buffer, Out = Uint8Array | string, Ctx = undefined>(
+  app: App<In, Out, Ctx>,
+): App<In, Out, Ctx> {
+  return app;
+}
+
+/** Connection tuning shared by servers and clients. */
+export interface ConnectionOptions {
+  /** Queued output (bytes) above which `onHighWaterMark` fires. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Pause reading while queued output is above the high-water mark. Default true. */
+  pauseOnHighWaterMark?: boolean;
+  /** Disable Nagle's algorithm. Default true. */
+  noDelay?: boolean;
+}
+
+/** What a connection needs from the server or client that owns it. */
+export interface ConnectionOwner<In, Out, Ctx> {
+  readonly app: App<In, Out, Ctx>;
+  readonly logger: Logger;
+  readonly highWaterMark: number;
+  readonly pauseOnHighWaterMark: boolean;
+  /** Called once, after `onClose`. */
+  connectionClosed(conn: Connection<In, Out, Ctx>, reason: CloseReason): void;
+  /** Counts errors by code for the owner's statistics. */
+  countError(code: string): void;
+}
+
+let nextId = 1;
+
+/**
+ * One TCP connection, owned by one loop from accept (or connect) to close.
+ *
+ * Call every method only from the connection's own loop. Output is batched: everything sent
+ * while a read is being handled goes out in one write when the handler returns.
+ */
+export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined> {
+  /** Process-unique id. */
+  readonly id = nextId++;
+  /** Per-connection application state, from the app's `context` factory. */
+  context: Ctx;
+  readonly createdAt = Date.now();
+  lastActiveAt = this.createdAt;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+
+  /** @internal The idle-timeout wheel and this connection's entry in it, set by the server. */
+  idleWheel: TimingWheel<Connection<In, Out, Ctx>> | undefined;
+  /** @internal */
+  idleEntry: WheelEntry<Connection<In, Out, Ctx>> | undefined;
+
+  private stateValue: ConnectionState = 'connecting';
+  private readonly socket: Socket;
+  private readonly owner: ConnectionOwner<In, Out, Ctx>;
+  private readonly codec: Codec<In, Out> | undefined;
+  private readonly decoder: Decoder<In> | undefined;
+  /** Bytes received but not yet decoded (codec connections only). */
+  private input: ByteBuffer | undefined;
+  /** Reused to decode straight from a read chunk when nothing is pending. */
+  private chunkView: ByteBuffer | undefined;
+  /** Encoded output waiting for the end of the current dispatch. */
+  private output: ByteBuffer | undefined;
+  private dispatching = false;
+  private flushQueued = false;
+  private pendingWrites = 0;
+  private aboveHighWaterMark = false;
+  private pausedByUser = false;
+  private pausedForOutput = false;
+  private reason: CloseReason | undefined;
+  private delayedClose: NodeJS.Timeout | undefined;
+  private readonly afterWrite = (err?: Error | null): void => this.onWritten(err);
+
+  constructor(socket: Socket, owner: ConnectionOwner<In, Out, Ctx>, noDelay: boolean) {
+    this.socket = socket;
+    this.owner = owner;
+    this.codec = owner.app.codec;
+    this.decoder = this.codec?.createDecoder();
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    if (noDelay) socket.setNoDelay(true);
+    this.context = undefined as Ctx;
+  }
+
+  /** @internal Wires the socket and runs `context` and `onConnection`. Called once by the owner. */
+  establish(): void {
+    const socket = this.socket;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    socket.on('close', () => this.onClosed());
+    this.stateValue = 'connected';
+    const app = this.owner.app;
+    try {
+      if (app.context !== undefined) this.context = app.context(this);
+      app.onConnection?.(this);
+    } catch (err) {
+      this.handlerFailed('onConnection', err);
+      return;
+    }
+    this.flush();
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+  get connected(): boolean {
+    return this.stateValue === 'connected';
+  }
+  /** Output accepted by `send` and not yet handed to the kernel, in bytes. */
+  get queuedBytes(): number {
+    return this.socket.writableLength + (this.output?.readableBytes ?? 0);
+  }
+  /** False while reading is paused, by `pauseReading` or by backpressure. */
+  get reading(): boolean {
+    return !this.pausedByUser && !this.pausedForOutput;
+  }
+
+  /**
+   * Sends a message (encoded by the codec; without one, bytes or a UTF-8 string). Returns false
+   * and drops the message when the connection is no longer open for sending.
+   */
+  send(msg: Out): boolean {
+    if (this.stateValue !== 'connected') return false;
+    const codec = this.codec;
+    if (codec === undefined) {
+      // Raw bytes go straight to the socket: no copy, and ordering holds because nothing else
+      // is ever buffered on a codec-less connection.
+      this.write(msg as unknown as Uint8Array | string);
+      return true;
+    }
+    const out = (this.output ??= new ByteBuffer(4096));
+    codec.encode(msg, out);
+    if (!this.dispatching && !this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  /** Half-closes: once queued output is sent, sends FIN. Reading goes on until the peer closes. */
+  shutdown(): void {
+    if (this.stateValue !== 'connected') return;
+    this.flush();
+    this.stateValue = 'disconnecting';
+    this.socket.end();
+  }
+
+  /** Closes gracefully: queued output is sent, then FIN, then the socket is released. */
+  close(): void {
+    this.closeWith(LOCAL);
+  }
+
+  /** Closes now, discarding queued output. */
+  forceClose(): void {
+    this.reason ??= LOCAL;
+    this.socket.destroy();
+  }
+
+  /** Gives the peer `ms` to finish, then force-closes. */
+  forceCloseWithDelay(ms: number): void {
+    if (this.stateValue === 'disconnected' || this.delayedClose !== undefined) return;
+    this.delayedClose = setTimeout(() => this.forceClose(), ms);
+  }
+
+  /** Stops delivering messages (and reading from the socket) until `resumeReading`. */
+  pauseReading(): void {
+    this.pausedByUser = true;
+    this.socket.pause();
+  }
+
+  /** Resumes delivery, including messages already buffered. */
+  resumeReading(): void {
+    if (!this.pausedByUser) return;
+    this.pausedByUser = false;
+    if (this.pausedForOutput) return;
+    this.socket.resume();
+    if (this.input !== undefined && this.input.readableBytes > 0) {
+      setImmediate(() => {
+        if (this.reading && this.stateValue !== 'disconnected') this.dispatch(this.input!);
+      });
+    }
+  }
+
+  setNoDelay(on = true): void {
+    this.socket.setNoDelay(on);
+  }
+
+  toString(): string {
+    return `Connection#${this.id}(${this.remoteAddress}:${this.remotePort} ${this.stateValue})`;
+  }
+
+  /** @internal Closes with a given reason (idle, server shutdown, errors). */
+  closeWith(reason: CloseReason): void {
+    if (this.stateValue === 'disconnected') return;
+    this.reason ??= reason;
+    if (reason.error !== undefined) {
+      this.socket.destroy();
+      return;
+    }
+    this.flush();
+    this.stateValue = 'disconnecting';
+    const socket = this.socket;
+    if (socket.writableFinished) socket.destroy();
+    else {
+      socket.once('finish', () => socket.destroy());
+      socket.end();
+    }
+  }
+
+  /** @internal */
+  closeForIdle(): void {
+    this.closeWith(IDLE);
+  }
+
+  /** @internal */
+  closeForServer(force: boolean): void {
+    if (force) {
+      this.reason ??= SERVER;
+      this.socket.destroy();
+    } else this.closeWith(SERVER);
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private write(data: Uint8Array | string): void {
+    const socket = this.socket;
+    this.pendingWrites++;
+    socket.write(data, this.afterWrite);
+    this.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const queued = socket.writableLength;
+    if (queued > this.owner.highWaterMark && !this.aboveHighWaterMark) {
+      this.aboveHighWaterMark = true;
+      if (this.owner.pauseOnHighWaterMark && !this.pausedForOutput) {
+        this.pausedForOutput = true;
+        socket.pause();
+      }
+      try {
+        this.owner.app.onHighWaterMark?.(this, queued);
+      } catch (err) {
+        this.handlerFailed('onHighWaterMark', err);
+      }
+    }
+  }
+
+  /** Hands batched output to the socket. */
+  private flush(): void {
+    const out = this.output;
+    if (out === undefined || out.readableBytes === 0) return;
+    if (this.stateValue === 'disconnected' || this.socket.destroyed) {
+      out.retrieveAll();
+      return;
+    }
+    this.write(out.peek());
+    if (this.socket.writableLength === 0) {
+      // Written through synchronously: the kernel has the bytes, so the storage can be reused.
+      out.retrieveAll();
+    } else {
+      // The socket still references these bytes; give them up and start a fresh buffer.
+      this.output = undefined;
+    }
+  }
+
+  private onWritten(err?: Error | null): void {
+    this.pendingWrites--;
+    if (err != null || this.pendingWrites > 0 || this.socket.writableLength > 0) return;
+    if (this.aboveHighWaterMark) {
+      this.aboveHighWaterMark = false;
+      if (this.pausedForOutput) {
+        this.pausedForOutput = false;
+        if (!this.pausedByUser) this.socket.resume();
+      }
+    }
+    if (this.stateValue === 'connected' && this.owner.app.onWriteComplete !== undefined) {
+      try {
+        this.owner.app.onWriteComplete(this);
+      } catch (e) {
+        this.handlerFailed('onWriteComplete', e);
+        return;
+      }
+      this.flush();
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.lastActiveAt = Date.now();
+    if (this.idleEntry !== undefined) this.idleWheel!.touch(this.idleEntry);
+    if (this.decoder === undefined) {
+      const onMessage = this.owner.app.onMessage;
+      if (onMessage === undefined) return;
+      try {
+        onMessage(this, chunk as unknown as In);
+      } catch (err) {
+        this.handlerFailed('onMessage', err);
+      }
+      return;
+    }
+    let src: ByteBuffer;
+    const input = (this.input ??= new ByteBuffer(0));
+    if (input.readableBytes === 0) {
+      // Nothing pending: decode in place from the chunk and keep only the incomplete tail.
+      src = this.chunkView ??= ByteBuffer.wrap(chunk);
+      src.reset(chunk);
+    } else {
+      input.append(chunk);
+      src = input;
+    }
+    this.dispatch(src);
+    if (src !== input && src.readableBytes > 0 && this.stateValue !== 'disconnected') {
+      input.append(src.peek());
+    }
+  }
+
+  private dispatch(src: ByteBuffer): void {
+    const decoder = this.decoder!;
+    const onMessage = this.owner.app.onMessage;
+    this.dispatching = true;
+    try {
+      while (!this.pausedByUser && this.stateValue !== 'disconnected') {
+        let msg: In | undefined;
+        try {
+          msg = decoder.decode(src);
+        } catch (err) {
+          this.protocolFailed(err);
+          return;
+        }
+        if (msg === undefined) break;
+        if (onMessage === undefined) continue;
+        try {
+          onMessage(this, msg);
+        } catch (err) {
+          this.handlerFailed('onMessage', err);
+          return;
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    this.flush();
+  }
+
+  private protocolFailed(err: unknown): void {
+    const error = isPolyloopError(err)
+      ? err
+      : createError('PL_ERR_BAD_FRAME', `decoder failed: ${String(err)}`, err);
+    this.owner.countError(error.code);
+    this.owner.logger.debug({ conn: this.id, code: error.code, err: error.message }, 'protocol error');
+    this.closeWith({ by: 'error', error });
+  }
+
+  private handlerFailed(where: string, err: unknown): void {
+    const error = createError('PL_ERR_HANDLER', `${where} threw: ${String(err)}`, err);
+    this.owner.countError(error.code);
+    this.owner.logger.error({ conn: this.id, err }, `${where} threw; closing the connection`);
+    this.closeWith({ by: 'error', error });
+  }
+
+  private onEnd(): void {
+    this.reason ??= PEER;
+    if (this.stateValue === 'connected') this.stateValue = 'disconnecting';
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    if (this.reason !== undefined) return;
+    const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+    const error = createError(
+      reset ? 'PL_ERR_CONNECTION_RESET' : 'PL_ERR_SOCKET',
+      `${err.code ?? 'socket error'} on ${this.toString()}`,
+      err,
+    );
+    this.owner.countError(error.code);
+    this.reason = reset ? { by: 'peer', error } : { by: 'error', error };
+  }
+
+  private onClosed(): void {
+    if (this.stateValue === 'disconnected') return;
+    const established = this.stateValue !== 'connecting';
+    this.stateValue = 'disconnected';
+    if (this.delayedClose !== undefined) clearTimeout(this.delayedClose);
+    const reason = this.reason ?? PEER;
+    if (established) {
+      try {
+        this.owner.app.onClose?.(this, reason);
+      } catch (err) {
+        this.owner.countError('PL_ERR_HANDLER');
+        this.owner.logger.error({ conn: this.id, err }, 'onClose threw');
+      }
+    }
+    this.owner.connectionClosed(this, reason);
+  }
+}

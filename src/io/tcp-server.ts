@@ -1,0 +1,231 @@
+import net from 'node:net';
+import { createError, invalidArg } from '../errors.js';
+import { defaultLogger, type Logger } from '../log.js';
+import {
+  Connection,
+  type App,
+  type CloseReason,
+  type ConnectionOptions,
+  type ConnectionOwner,
+} from './connection.js';
+import { TimingWheel } from './timing-wheel.js';
+
+export interface TcpServerOptions extends ConnectionOptions {
+  /** Address to bind. Default `'0.0.0.0'`; `'::'` for every IPv6 (and IPv4) address. */
+  host?: string;
+  /** Port; 0 picks a free one (read it from `address` after `listen`). Default 0. */
+  port?: number;
+  /** Length of the kernel's accept queue. Default 511. */
+  backlog?: number;
+  /** Accept only IPv6 on an IPv6 address. Default false. */
+  ipv6Only?: boolean;
+  /** Connections beyond this many are closed at once and counted. Default unlimited. */
+  maxConnections?: number;
+  /** Close connections that receive nothing for this many ms. 0 (default) disables. */
+  idleTimeout?: number;
+  /** How long `close()` lets connections drain before force-closing them, in ms. Default 5000. */
+  shutdownTimeout?: number;
+  logger?: Logger;
+}
+
+/** Counters of a server. A snapshot: reading it is cheap and never blocks the loop. */
+export interface ServerStats {
+  /** Connections accepted since start (including those rejected by `maxConnections`). */
+  accepted: number;
+  /** Connections open now. */
+  active: number;
+  /** Connections closed at once because `maxConnections` was reached. */
+  rejected: number;
+  /** Connections closed by the idle timeout. */
+  idleClosed: number;
+  /** Errors accepting connections (EMFILE, ENFILE, ...). The server keeps listening. */
+  acceptErrors: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Errors by `PL_ERR_*` code: protocol errors, handler errors, resets. */
+  errors: Record<string, number>;
+}
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/**
+ * A TCP server on one loop: accepts connections and runs an `App` on each.
+ *
+ * Construct, `listen()`, and `close()` on the same loop; connections live on that loop too.
+ */
+export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
+  implements ConnectionOwner<In, Out, Ctx>
+{
+  readonly app: App<In, Out, Ctx>;
+  readonly logger: Logger;
+  readonly highWaterMark: number;
+  readonly pauseOnHighWaterMark: boolean;
+  private readonly options: TcpServerOptions;
+  private readonly server: net.Server;
+  private readonly live = new Set<Connection<In, Out, Ctx>>();
+  private readonly wheel: TimingWheel<Connection<In, Out, Ctx>> | undefined;
+  private readonly counters: Omit<ServerStats, 'active'> = {
+    accepted: 0,
+    rejected: 0,
+    idleClosed: 0,
+    acceptErrors: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    errors: {},
+  };
+  private closing: Promise<void> | undefined;
+  private addr: ServerAddress | undefined;
+  private readonly drained: (() => void)[] = [];
+
+  constructor(app: App<In, Out, Ctx>, options: TcpServerOptions = {}) {
+    checkOptions(options);
+    this.app = app;
+    this.options = options;
+    this.logger = options.logger ?? defaultLogger();
+    this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.pauseOnHighWaterMark = options.pauseOnHighWaterMark ?? true;
+    const idle = options.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.wheel = new TimingWheel({
+        timeout: idle,
+        onExpire: (conn) => {
+          this.counters.idleClosed++;
+          conn.closeForIdle();
+        },
+      });
+    }
+    this.server = net.createServer({ noDelay: options.noDelay ?? true }, (socket) =>
+      this.onSocket(socket),
+    );
+    this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
+  }
+
+  /** Starts listening. Resolves with the bound address; rejects with `PL_ERR_LISTEN`. */
+  listen(): Promise<ServerAddress> {
+    const { host = '0.0.0.0', port = 0, backlog = 511, ipv6Only = false } = this.options;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(createError('PL_ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, err));
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog, ipv6Only }, () => {
+        this.server.off('error', onError);
+        const a = this.server.address() as net.AddressInfo;
+        this.addr = { host: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+        resolve(this.addr);
+      });
+    });
+  }
+
+  /** The bound address; throws before `listen` has resolved. */
+  get address(): ServerAddress {
+    if (this.addr === undefined) throw createError('PL_ERR_NOT_CONNECTED', 'server is not listening');
+    return this.addr;
+  }
+
+  /** The open connections. */
+  get connections(): ReadonlySet<Connection<In, Out, Ctx>> {
+    return this.live;
+  }
+
+  stats(): ServerStats {
+    let bytesIn = this.counters.bytesIn;
+    let bytesOut = this.counters.bytesOut;
+    for (const c of this.live) {
+      bytesIn += c.bytesIn;
+      bytesOut += c.bytesOut;
+    }
+    return { ...this.counters, errors: { ...this.counters.errors }, active: this.live.size, bytesIn, bytesOut };
+  }
+
+  /**
+   * Stops accepting, closes every connection gracefully (queued output is sent, then FIN), and
+   * force-closes those still open after `timeout` ms (default: `shutdownTimeout`). Idempotent.
+   */
+  close(timeout = this.options.shutdownTimeout ?? 5000): Promise<void> {
+    this.closing ??= this.shutdown(timeout);
+    return this.closing;
+  }
+
+  /** @internal */
+  connectionClosed(conn: Connection<In, Out, Ctx>, _reason: CloseReason): void {
+    this.live.delete(conn);
+    if (conn.idleEntry !== undefined) this.wheel!.remove(conn.idleEntry);
+    this.counters.bytesIn += conn.bytesIn;
+    this.counters.bytesOut += conn.bytesOut;
+    if (this.live.size === 0) for (const done of this.drained.splice(0)) done();
+  }
+
+  /** @internal */
+  countError(code: string): void {
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
+  }
+
+  private onSocket(socket: net.Socket): void {
+    this.counters.accepted++;
+    const max = this.options.maxConnections ?? Infinity;
+    if (this.live.size >= max || this.closing !== undefined) {
+      this.counters.rejected++;
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this, false);
+    this.live.add(conn);
+    if (this.wheel !== undefined) {
+      conn.idleWheel = this.wheel;
+      conn.idleEntry = this.wheel.add(conn);
+    }
+    conn.establish();
+  }
+
+  private onServerError(err: NodeJS.ErrnoException): void {
+    if (!this.server.listening) return; // listen() reports its own failure
+    // Accept failures (EMFILE, ENFILE, ENOBUFS...) never stop the server: libuv sheds the pending
+    // connection with its reserved fd and keeps the listener armed.
+    this.counters.acceptErrors++;
+    this.logger.warn({ code: err.code, syscall: err.syscall }, 'accept failed; still listening');
+  }
+
+  private async shutdown(timeout: number): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const drained = new Promise<void>((resolve) => {
+      if (this.live.size === 0) resolve();
+      else this.drained.push(resolve);
+    });
+    for (const conn of [...this.live]) conn.closeForServer(false);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeout);
+    });
+    await Promise.race([drained, deadline]);
+    clearTimeout(timer);
+    for (const conn of [...this.live]) conn.closeForServer(true);
+    await drained;
+    this.wheel?.stop();
+    await stopped;
+  }
+}
+
+function checkOptions(o: TcpServerOptions): void {
+  const nonNegInt = (name: string, v: number | undefined, max = Number.MAX_SAFE_INTEGER): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= max)) {
+      throw invalidArg(name, v, `an integer in [0, ${max}]`);
+    }
+  };
+  nonNegInt('port', o.port, 65535);
+  nonNegInt('backlog', o.backlog);
+  nonNegInt('idleTimeout', o.idleTimeout);
+  nonNegInt('shutdownTimeout', o.shutdownTimeout);
+  nonNegInt('highWaterMark', o.highWaterMark);
+  if (o.maxConnections !== undefined && !(o.maxConnections === Infinity || (Number.isInteger(o.maxConnections) && o.maxConnections >= 0))) {
+    throw invalidArg('maxConnections', o.maxConnections, 'a non-negative integer or Infinity');
+  }
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host.length === 0)) {
+    throw invalidArg('host', o.host, 'a non-empty string');
+  }
+}
