@@ -333,16 +333,26 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
         if (!this.pausedByUser) this.socket.resume();
       }
     }
-    if (this.stateValue === 'connected' && this.owner.app.onWriteComplete !== undefined) {
-      try {
-        this.owner.app.onWriteComplete(this);
-      } catch (e) {
-        this.handlerFailed('onWriteComplete', e);
-        return;
-      }
-      this.flush();
+    if (this.owner.app.onWriteComplete !== undefined && !this.writeCompleteQueued) {
+      // Deferred to the check phase: a handler that sends again from onWriteComplete (chargen)
+      // must let the poll phase run between blocks, or a fast reader would starve the loop.
+      this.writeCompleteQueued = true;
+      setImmediate(this.runWriteComplete);
     }
   }
+
+  private writeCompleteQueued = false;
+  private readonly runWriteComplete = (): void => {
+    this.writeCompleteQueued = false;
+    if (this.stateValue !== 'connected' || this.pendingWrites > 0) return;
+    try {
+      this.owner.app.onWriteComplete?.(this);
+    } catch (e) {
+      this.handlerFailed('onWriteComplete', e);
+      return;
+    }
+    this.flush();
+  };
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;

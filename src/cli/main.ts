@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// The `polyloop` command: runs the example servers (and, later, the framework's main jobs).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isPolyloopError } from '../errors.js';
+import { TcpServer, type TcpServerOptions } from '../io/tcp-server.js';
+import type { App } from '../io/connection.js';
+
+/** The example servers, loaded on demand so that one command never pays for the others. */
+const SERVERS: Record<string, { summary: string; load(): Promise<{ default: unknown }> }> = {
+  echo: { summary: 'echo every byte back (RFC 862)', load: () => import('../../examples/echo.js') },
+  discard: { summary: 'drop every byte (RFC 863)', load: () => import('../../examples/discard.js') },
+  chargen: {
+    summary: 'stream characters, paced by the reader (RFC 864)',
+    load: () => import('../../examples/chargen.js'),
+  },
+  daytime: { summary: 'send the date as text, then close (RFC 867)', load: () => import('../../examples/daytime.js') },
+  time: { summary: 'send 32-bit binary time, then close (RFC 868)', load: () => import('../../examples/time.js') },
+  chat: { summary: 'relay length-framed messages to every other client', load: () => import('../../examples/chat.js') },
+};
+
+const USAGE = `Usage: polyloop <command> [options]
+
+Servers:
+${Object.entries(SERVERS)
+  .map(([name, s]) => `  ${name.padEnd(12)} ${s.summary}`)
+  .join('\n')}
+Clients:
+  chat-client  interactive chat client: stdin lines out, messages in
+
+Options:
+  --host H              address to bind or dial (default 127.0.0.1)
+  --port P              port (servers: default 9000, 0 picks a free one)
+  --max-connections N   close connections beyond N at once
+  --idle-timeout MS     close connections idle for MS milliseconds
+  -h, --help            this text
+  -v, --version         the polyloop version
+
+A server prints one line, "listening on HOST:PORT", once it is ready;
+SIGINT or SIGTERM closes it gracefully (exit code 0).`;
+
+class UsageError extends Error {}
+
+function intOption(name: string, raw: string | undefined, fallback: number | undefined): number | undefined {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a non-negative integer; got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function runServer(name: string, values: Record<string, string | boolean | undefined>): Promise<void> {
+  const mod = await SERVERS[name]!.load();
+  const app = mod.default as App<unknown, unknown, unknown>;
+  const options: TcpServerOptions = {
+    host: (values['host'] as string | undefined) ?? '127.0.0.1',
+    port: intOption('port', values['port'] as string | undefined, 9000)!,
+  };
+  const max = intOption('max-connections', values['max-connections'] as string | undefined, undefined);
+  if (max !== undefined) options.maxConnections = max;
+  const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
+  if (idle !== undefined) options.idleTimeout = idle;
+  const server = new TcpServer(app, options);
+  const addr = await server.listen();
+  process.stdout.write(`listening on ${formatHost(addr.host)}:${addr.port}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+}
+
+async function runChatClient(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const { runChatClient: run } = await import('../../examples/chat-client.js');
+  const port = intOption('port', values['port'] as string | undefined, undefined);
+  if (port === undefined || port === 0) throw new UsageError('chat-client needs --port P');
+  await run({
+    host: (values['host'] as string | undefined) ?? '127.0.0.1',
+    port,
+    input: process.stdin,
+    output: process.stdout,
+  });
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.version === true) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && values.help !== true ? 1 : 0;
+  }
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  if (command === 'chat-client') await runChatClient(values);
+  else if (command in SERVERS) await runServer(command, values);
+  else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`polyloop: ${(err as Error).message}\nRun "polyloop --help" for usage.\n`);
+      process.exitCode = 2;
+    } else if (isPolyloopError(err)) {
+      process.stderr.write(`polyloop: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`polyloop: ${String((err as Error)?.stack ?? err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
