@@ -195,7 +195,8 @@ export class ByteBuffer {
 
   /** Consumes `length` bytes and returns a copy that the caller owns. */
   readCopy(length: number): Uint8Array {
-    return this.readBytes(length).slice();
+    // Not `.slice()`: on wrapped Node Buffers (read chunks) `Buffer#slice` returns a view.
+    return new Uint8Array(this.readBytes(length));
   }
 
   /** Consumes `length` bytes (all by default) and decodes them as UTF-8. */
