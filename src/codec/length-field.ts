@@ -47,7 +47,7 @@ export function lengthFieldCodec(options: LengthFieldOptions = {}): LengthFieldC
       if (lengthBytes === 2) return input.peekUint16();
       if (lengthBytes === 4) return input.peekUint32();
     }
-    // Float arithmetic is exact below 2^53; anything above is over every maxFrame anyway.
+    // Float arithmetic is exact below 2^53; decode rejects anything above (see there).
     let n = 0;
     for (let i = 0; i < lengthBytes; i++) {
       n = n * 256 + input.peekUint8At(little ? lengthBytes - 1 - i : i);
@@ -75,6 +75,14 @@ export function lengthFieldCodec(options: LengthFieldOptions = {}): LengthFieldC
         decode(input) {
           if (input.readableBytes < lengthBytes) return undefined;
           const raw = readLength(input);
+          // Above 2^53 the float sum is rounded: it may no longer exceed maxFrame once the header
+          // is subtracted, and would then frame at the wrong offset. No such frame is acceptable.
+          if (!Number.isSafeInteger(raw)) {
+            throw createError(
+              'PL_ERR_FRAME_TOO_LARGE',
+              `length field above 2^53 - 1 exceeds maxFrame ${maxFrame}`,
+            );
+          }
           if (raw < includes) {
             throw createError(
               'PL_ERR_BAD_FRAME',
