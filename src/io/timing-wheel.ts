@@ -8,7 +8,10 @@ export interface WheelEntry<T> {
 }
 
 export interface TimingWheelOptions<T> {
-  /** How long an untouched entry lives, in ms. It expires between `timeout` and `timeout + tick`. */
+  /**
+   * How long an untouched entry lives, in ms. It expires between `timeout` and `timeout + tick`
+   * after `timeout` is rounded up to whole ticks (`ceil(timeout / tick) * tick`).
+   */
   timeout: number;
   /** Tick length in ms. Default: a tenth of the timeout, at least 10 ms. */
   tick?: number;
@@ -29,6 +32,8 @@ export class TimingWheel<T> {
   readonly tick: number;
   private readonly buckets: Set<WheelEntry<T>>[];
   private cursor = 0;
+  /** The bucket `advance` is expiring right now (its entries still have `slot === cursor`). */
+  private expiring: Set<WheelEntry<T>> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly onExpire: (item: T) => void;
 
@@ -45,7 +50,8 @@ export class TimingWheel<T> {
     this.tick = tick;
     this.onExpire = options.onExpire;
     // An entry placed at the cursor survives `slots - 1` full ticks plus part of the current
-    // one, so it lives at least `timeout` and at most `timeout + tick`.
+    // one, so it lives at least `timeout` and at most one tick more than `timeout` rounded up
+    // to whole ticks.
     const slots = Math.ceil(timeout / tick) + 1;
     this.buckets = Array.from({ length: slots }, () => new Set<WheelEntry<T>>());
   }
@@ -68,8 +74,13 @@ export class TimingWheel<T> {
   /** Marks `entry` as active now. O(1); a no-op for removed entries. */
   touch(entry: WheelEntry<T>): void {
     const slot = entry.slot;
-    if (slot === this.cursor || slot < 0) return;
-    this.buckets[slot]!.delete(entry);
+    if (slot < 0) return;
+    if (slot === this.cursor) {
+      // Already newest, unless it is due this very tick (touched from another's onExpire).
+      if (this.expiring === undefined || !this.expiring.delete(entry)) return;
+    } else {
+      this.buckets[slot]!.delete(entry);
+    }
     this.buckets[this.cursor]!.add(entry);
     entry.slot = this.cursor;
   }
@@ -78,6 +89,9 @@ export class TimingWheel<T> {
   remove(entry: WheelEntry<T>): void {
     if (entry.slot < 0) return;
     this.buckets[entry.slot]!.delete(entry);
+    // Also drop it from a bucket being expired: Set iteration skips entries deleted before it
+    // reaches them, so an entry removed from another's onExpire does not expire.
+    this.expiring?.delete(entry);
     entry.slot = -1;
   }
 
@@ -86,11 +100,16 @@ export class TimingWheel<T> {
     this.cursor = (this.cursor + 1) % this.buckets.length;
     const expired = this.buckets[this.cursor]!;
     if (expired.size === 0) return;
-    // Swap in a fresh set first: onExpire may add or touch entries re-entrantly.
+    // Swap in a fresh set first: onExpire may add, touch or remove entries re-entrantly.
     this.buckets[this.cursor] = new Set();
-    for (const entry of expired) {
-      entry.slot = -1;
-      this.onExpire(entry.item);
+    this.expiring = expired;
+    try {
+      for (const entry of expired) {
+        entry.slot = -1;
+        this.onExpire(entry.item);
+      }
+    } finally {
+      this.expiring = undefined;
     }
   }
 
