@@ -174,7 +174,7 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this, false);
+    const conn = new Connection(socket, this, this.options.noDelay ?? true);
     this.live.add(conn);
     if (this.wheel !== undefined) {
       conn.idleWheel = this.wheel;
