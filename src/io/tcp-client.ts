@@ -79,6 +79,8 @@ export class Connector {
     const socket = net.connect({ host, port });
     this.pending = socket;
     const timeout = setTimeout(() => socket.destroy(new Error('ETIMEDOUT')), connectTimeout);
+    // A socket destroyed by stop() emits no error: the close must still clear the timer.
+    socket.once('close', () => clearTimeout(timeout));
     const fail = (err: Error): void => {
       clearTimeout(timeout);
       if (this.pending !== socket) return;

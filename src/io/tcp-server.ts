@@ -107,6 +107,9 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   /** Starts listening. Resolves with the bound address; rejects with `PL_ERR_LISTEN`. */
   listen(): Promise<ServerAddress> {
     const { host = '0.0.0.0', port = 0, backlog = 511, ipv6Only = false } = this.options;
+    if (this.closing !== undefined) {
+      return Promise.reject(createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server'));
+    }
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(createError('PL_ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, err));
@@ -188,7 +191,9 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     // Accept failures (EMFILE, ENFILE, ENOBUFS...) never stop the server: libuv sheds the pending
     // connection with its reserved fd and keeps the listener armed.
     this.counters.acceptErrors++;
-    this.logger.warn({ code: err.code, syscall: err.syscall }, 'accept failed; still listening');
+    const error = createError('PL_ERR_ACCEPT', `accept failed: ${err.code ?? err.message}`, err);
+    this.countError(error.code);
+    this.logger.warn({ code: error.code, cause: err.code }, `${error.message}; still listening`);
   }
 
   private async shutdown(timeout: number): Promise<void> {
