@@ -77,15 +77,13 @@ export function createError(code: ErrorCode, message: string, cause?: unknown): 
 
 /** Shorthand for the most common error: a bad option, naming the option and the value seen. */
 export function invalidArg(name: string, value: unknown, expected: string): PolyloopError {
-  return createError(
-    'PL_ERR_INVALID_ARG',
-    `${name} must be ${expected}; got ${describe(value)}`,
-  );
+  return createError('PL_ERR_INVALID_ARG', `${name} must be ${expected}; got ${describe(value)}`);
 }
 
 /** A short, safe rendering of a value for error messages. */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? `array(${value.length})` : (value.constructor?.name ?? 'object');

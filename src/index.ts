@@ -11,7 +11,12 @@ export {
   type ConnectionState,
   type Handlers,
 } from './io/connection.js';
-export { TcpServer, type ServerAddress, type ServerStats, type TcpServerOptions } from './io/tcp-server.js';
+export {
+  TcpServer,
+  type ServerAddress,
+  type ServerStats,
+  type TcpServerOptions,
+} from './io/tcp-server.js';
 export {
   TcpClient,
   Connector,
@@ -23,5 +28,9 @@ export {
 export { TimingWheel, type TimingWheelOptions, type WheelEntry } from './io/timing-wheel.js';
 export { runAfter, runEvery, cancel, type TimerHandle, type TimerOptions } from './io/timers.js';
 export type { Codec, Decoder, CodecInput, CodecOutput } from './codec/codec.js';
-export { lengthFieldCodec, type LengthFieldOptions, type LengthFieldCodec } from './codec/length-field.js';
+export {
+  lengthFieldCodec,
+  type LengthFieldOptions,
+  type LengthFieldCodec,
+} from './codec/length-field.js';
 export { lineCodec, type LineOptions, type LineMessage } from './codec/line.js';

@@ -3,7 +3,13 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createError, ERROR_CODES, type ErrorCode, isPolyloopError, PolyloopError } from '../src/index.js';
+import {
+  createError,
+  ERROR_CODES,
+  type ErrorCode,
+  isPolyloopError,
+  PolyloopError,
+} from '../src/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -31,7 +37,8 @@ describe('error codes', () => {
     for (const file of [...sources(join(root, 'src')), ...sources(join(root, 'examples'))]) {
       for (const m of readFileSync(file, 'utf8').matchAll(/PL_ERR_[A-Z_]+/g)) used.add(m[0]);
     }
-    for (const code of used) assert.ok(codes.includes(code as ErrorCode), `${code} is not in ERROR_CODES`);
+    for (const code of used)
+      assert.ok(codes.includes(code as ErrorCode), `${code} is not in ERROR_CODES`);
   });
 
   it('createError gives a PolyloopError with the code, message and cause', () => {

@@ -27,7 +27,9 @@ export function startCli(args: string[], wrapper: string[] = []): Promise<Runnin
   let out = '';
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
   return new Promise((resolve, reject) => {
     const guard = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -135,7 +137,11 @@ export function closed(socket: net.Socket): Promise<void> {
 }
 
 /** Polls `predicate` every 10 ms until true; rejects after `limit` ms (a hang guard, not a timing assertion). */
-export async function waitFor(predicate: () => boolean, limit = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean,
+  limit = 10_000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > limit) throw new Error(`timed out waiting for ${what}`);

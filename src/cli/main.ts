@@ -9,14 +9,26 @@ import type { App } from '../io/connection.js';
 /** The example servers, loaded on demand so that one command never pays for the others. */
 const SERVERS: Record<string, { summary: string; load(): Promise<{ default: unknown }> }> = {
   echo: { summary: 'echo every byte back (RFC 862)', load: () => import('../../examples/echo.js') },
-  discard: { summary: 'drop every byte (RFC 863)', load: () => import('../../examples/discard.js') },
+  discard: {
+    summary: 'drop every byte (RFC 863)',
+    load: () => import('../../examples/discard.js'),
+  },
   chargen: {
     summary: 'stream characters, paced by the reader (RFC 864)',
     load: () => import('../../examples/chargen.js'),
   },
-  daytime: { summary: 'send the date as text, then close (RFC 867)', load: () => import('../../examples/daytime.js') },
-  time: { summary: 'send 32-bit binary time, then close (RFC 868)', load: () => import('../../examples/time.js') },
-  chat: { summary: 'relay length-framed messages to every other client', load: () => import('../../examples/chat.js') },
+  daytime: {
+    summary: 'send the date as text, then close (RFC 867)',
+    load: () => import('../../examples/daytime.js'),
+  },
+  time: {
+    summary: 'send 32-bit binary time, then close (RFC 868)',
+    load: () => import('../../examples/time.js'),
+  },
+  chat: {
+    summary: 'relay length-framed messages to every other client',
+    load: () => import('../../examples/chat.js'),
+  },
 };
 
 const USAGE = `Usage: polyloop <command> [options]
@@ -41,10 +53,15 @@ SIGINT or SIGTERM closes it gracefully (exit code 0).`;
 
 class UsageError extends Error {}
 
-function intOption(name: string, raw: string | undefined, fallback: number | undefined): number | undefined {
+function intOption(
+  name: string,
+  raw: string | undefined,
+  fallback: number | undefined,
+): number | undefined {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a non-negative integer; got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n))
+    throw new UsageError(`--${name} must be a non-negative integer; got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -52,14 +69,21 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function runServer(name: string, values: Record<string, string | boolean | undefined>): Promise<void> {
+async function runServer(
+  name: string,
+  values: Record<string, string | boolean | undefined>,
+): Promise<void> {
   const mod = await SERVERS[name]!.load();
   const app = mod.default as App<unknown, unknown, unknown>;
   const options: TcpServerOptions = {
     host: (values['host'] as string | undefined) ?? '127.0.0.1',
     port: intOption('port', values['port'] as string | undefined, 9000)!,
   };
-  const max = intOption('max-connections', values['max-connections'] as string | undefined, undefined);
+  const max = intOption(
+    'max-connections',
+    values['max-connections'] as string | undefined,
+    undefined,
+  );
   if (max !== undefined) options.maxConnections = max;
   const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
   if (idle !== undefined) options.idleTimeout = idle;
@@ -91,7 +115,9 @@ async function runChatClient(values: Record<string, string | boolean | undefined
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
   return pkg.version;
 }
 
@@ -130,8 +156,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`polyloop: ${(err as Error).message}\nRun "polyloop --help" for usage.\n`);
+    if (
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(
+        `polyloop: ${(err as Error).message}\nRun "polyloop --help" for usage.\n`,
+      );
       process.exitCode = 2;
     } else if (isPolyloopError(err)) {
       process.stderr.write(`polyloop: ${err.code}: ${err.message}\n`);

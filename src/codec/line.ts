@@ -1,5 +1,4 @@
 import { createError, invalidArg } from '../errors.js';
-import type { ByteBuffer } from '../io/byte-buffer.js';
 import type { Codec, Decoder } from './codec.js';
 
 export interface LineOptions<Output extends 'string' | 'bytes' = 'string'> {

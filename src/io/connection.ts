@@ -44,8 +44,11 @@ export interface Handlers<In, Out, Ctx> {
  * An application: a codec, the callbacks, and an optional per-connection context factory.
  * Without a codec, messages are the raw bytes of each read (`Buffer`).
  */
-export interface App<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
-  extends Handlers<In, Out, Ctx> {
+export interface App<In = Buffer, Out = Uint8Array | string, Ctx = undefined> extends Handlers<
+  In,
+  Out,
+  Ctx
+> {
   codec?: Codec<In, Out>;
   /** Creates `conn.context` for each new connection, before `onConnection`. */
   context?(conn: Connection<In, Out, Ctx>): Ctx;
@@ -359,10 +362,10 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     this.lastActiveAt = Date.now();
     if (this.idleEntry !== undefined) this.idleWheel!.touch(this.idleEntry);
     if (this.decoder === undefined) {
-      const onMessage = this.owner.app.onMessage;
-      if (onMessage === undefined) return;
+      const app = this.owner.app;
+      if (app.onMessage === undefined) return;
       try {
-        onMessage(this, chunk as unknown as In);
+        app.onMessage(this, chunk as unknown as In);
       } catch (err) {
         this.handlerFailed('onMessage', err);
       }
@@ -386,7 +389,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
 
   private dispatch(src: ByteBuffer): void {
     const decoder = this.decoder!;
-    const onMessage = this.owner.app.onMessage;
+    const app = this.owner.app;
     this.dispatching = true;
     try {
       while (!this.pausedByUser && this.stateValue !== 'disconnected') {
@@ -398,9 +401,9 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
           return;
         }
         if (msg === undefined) break;
-        if (onMessage === undefined) continue;
+        if (app.onMessage === undefined) continue;
         try {
-          onMessage(this, msg);
+          app.onMessage(this, msg);
         } catch (err) {
           this.handlerFailed('onMessage', err);
           return;
@@ -417,7 +420,10 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       ? err
       : createError('PL_ERR_BAD_FRAME', `decoder failed: ${String(err)}`, err);
     this.owner.countError(error.code);
-    this.owner.logger.debug({ conn: this.id, code: error.code, err: error.message }, 'protocol error');
+    this.owner.logger.debug(
+      { conn: this.id, code: error.code, err: error.message },
+      'protocol error',
+    );
     this.closeWith({ by: 'error', error });
   }
 

@@ -29,7 +29,11 @@ export interface ConnectorOptions {
 }
 
 /** The delay before retry number `attempt` (0-based): doubling from `initialDelay` to `maxDelay`, with jitter. */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random = Math.random,
+): number {
   const initial = options.initialDelay ?? 500;
   const max = options.maxDelay ?? 30_000;
   const jitter = options.jitter ?? 0.2;
@@ -52,7 +56,11 @@ export class Connector {
   constructor(
     options: ConnectorOptions,
     private readonly onConnected: (socket: net.Socket) => void,
-    private readonly onFailed: (err: PolyloopError, attempt: number, retryIn: number | undefined) => void,
+    private readonly onFailed: (
+      err: PolyloopError,
+      attempt: number,
+      retryIn: number | undefined,
+    ) => void,
   ) {
     checkConnector(options);
     this.options = options;
@@ -86,7 +94,11 @@ export class Connector {
       if (this.pending !== socket) return;
       this.pending = undefined;
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      const error = createError('PL_ERR_CONNECT', `cannot connect to ${host}:${port}: ${code}`, err);
+      const error = createError(
+        'PL_ERR_CONNECT',
+        `cannot connect to ${host}:${port}: ${code}`,
+        err,
+      );
       const retry = this.active && this.options.retry !== false;
       const delay = retry ? backoffDelay(this.attempt, this.options.backoff) : undefined;
       this.onFailed(error, this.attempt, delay);
@@ -123,9 +135,11 @@ export interface TcpClientOptions extends ConnectionOptions, ConnectorOptions {
  * A client that keeps one connection to a server: dials with retry and backoff, optionally
  * reconnects, and runs an `App` on the connection. Use from one loop.
  */
-export class TcpClient<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
-  implements ConnectionOwner<In, Out, Ctx>
-{
+export class TcpClient<
+  In = Buffer,
+  Out = Uint8Array | string,
+  Ctx = undefined,
+> implements ConnectionOwner<In, Out, Ctx> {
   readonly app: App<In, Out, Ctx>;
   readonly logger: Logger;
   readonly highWaterMark: number;
@@ -136,7 +150,10 @@ export class TcpClient<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private readonly connector: Connector;
   private conn: Connection<In, Out, Ctx> | undefined;
   private stopped = true;
-  private waiters: { resolve(c: Connection<In, Out, Ctx>): void; reject(e: PolyloopError): void }[] = [];
+  private waiters: {
+    resolve(c: Connection<In, Out, Ctx>): void;
+    reject(e: PolyloopError): void;
+  }[] = [];
 
   constructor(app: App<In, Out, Ctx>, options: TcpClientOptions) {
     this.app = app;
@@ -221,12 +238,16 @@ export class TcpClient<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
 }
 
 function checkConnector(o: ConnectorOptions): void {
-  if (typeof o.host !== 'string' || o.host.length === 0) throw invalidArg('host', o.host, 'a non-empty string');
-  if (!(Number.isInteger(o.port) && o.port > 0 && o.port <= 65535)) throw invalidArg('port', o.port, 'an integer in [1, 65535]');
+  if (typeof o.host !== 'string' || o.host.length === 0)
+    throw invalidArg('host', o.host, 'a non-empty string');
+  if (!(Number.isInteger(o.port) && o.port > 0 && o.port <= 65535))
+    throw invalidArg('port', o.port, 'an integer in [1, 65535]');
   const b = o.backoff ?? {};
   for (const k of ['initialDelay', 'maxDelay'] as const) {
     const v = b[k];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw invalidArg(`backoff.${k}`, v, 'a non-negative number');
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+      throw invalidArg(`backoff.${k}`, v, 'a non-negative number');
   }
-  if (b.jitter !== undefined && !(b.jitter >= 0 && b.jitter <= 1)) throw invalidArg('backoff.jitter', b.jitter, 'a number in [0, 1]');
+  if (b.jitter !== undefined && !(b.jitter >= 0 && b.jitter <= 1))
+    throw invalidArg('backoff.jitter', b.jitter, 'a number in [0, 1]');
 }

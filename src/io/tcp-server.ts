@@ -57,9 +57,11 @@ export interface ServerAddress {
  *
  * Construct, `listen()`, and `close()` on the same loop; connections live on that loop too.
  */
-export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
-  implements ConnectionOwner<In, Out, Ctx>
-{
+export class TcpServer<
+  In = Buffer,
+  Out = Uint8Array | string,
+  Ctx = undefined,
+> implements ConnectionOwner<In, Out, Ctx> {
   readonly app: App<In, Out, Ctx>;
   readonly logger: Logger;
   readonly highWaterMark: number;
@@ -108,17 +110,29 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   listen(): Promise<ServerAddress> {
     const { host = '0.0.0.0', port = 0, backlog = 511, ipv6Only = false } = this.options;
     if (this.closing !== undefined) {
-      return Promise.reject(createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server'));
+      return Promise.reject(
+        createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server'),
+      );
     }
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        reject(createError('PL_ERR_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, err));
+        reject(
+          createError(
+            'PL_ERR_LISTEN',
+            `cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
+            err,
+          ),
+        );
       };
       this.server.once('error', onError);
       this.server.listen({ host, port, backlog, ipv6Only }, () => {
         this.server.off('error', onError);
         const a = this.server.address() as net.AddressInfo;
-        this.addr = { host: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+        this.addr = {
+          host: a.address,
+          port: a.port,
+          family: a.family === 'IPv6' ? 'IPv6' : 'IPv4',
+        };
         resolve(this.addr);
       });
     });
@@ -126,7 +140,8 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
 
   /** The bound address; throws before `listen` has resolved. */
   get address(): ServerAddress {
-    if (this.addr === undefined) throw createError('PL_ERR_NOT_CONNECTED', 'server is not listening');
+    if (this.addr === undefined)
+      throw createError('PL_ERR_NOT_CONNECTED', 'server is not listening');
     return this.addr;
   }
 
@@ -142,7 +157,13 @@ export class TcpServer<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       bytesIn += c.bytesIn;
       bytesOut += c.bytesOut;
     }
-    return { ...this.counters, errors: { ...this.counters.errors }, active: this.live.size, bytesIn, bytesOut };
+    return {
+      ...this.counters,
+      errors: { ...this.counters.errors },
+      active: this.live.size,
+      bytesIn,
+      bytesOut,
+    };
   }
 
   /**
@@ -227,7 +248,13 @@ function checkOptions(o: TcpServerOptions): void {
   nonNegInt('idleTimeout', o.idleTimeout);
   nonNegInt('shutdownTimeout', o.shutdownTimeout);
   nonNegInt('highWaterMark', o.highWaterMark);
-  if (o.maxConnections !== undefined && !(o.maxConnections === Infinity || (Number.isInteger(o.maxConnections) && o.maxConnections >= 0))) {
+  if (
+    o.maxConnections !== undefined &&
+    !(
+      o.maxConnections === Infinity ||
+      (Number.isInteger(o.maxConnections) && o.maxConnections >= 0)
+    )
+  ) {
     throw invalidArg('maxConnections', o.maxConnections, 'a non-negative integer or Infinity');
   }
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host.length === 0)) {

@@ -48,7 +48,7 @@ export class TimingWheel<T> {
     }
     this.timeout = timeout;
     this.tick = tick;
-    this.onExpire = options.onExpire;
+    this.onExpire = (item) => options.onExpire(item);
     // An entry placed at the cursor survives `slots - 1` full ticks plus part of the current
     // one, so it lives at least `timeout` and at most one tick more than `timeout` rounded up
     // to whole ticks.

@@ -74,7 +74,10 @@ describe('polyloop example servers', () => {
     const s = await connect(srv.port);
     const head = await readBytes(s, BLOCK.length * 2);
     s.destroy();
-    assert.equal(head.subarray(0, 74).toString(), '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n');
+    assert.equal(
+      head.subarray(0, 74).toString(),
+      '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n',
+    );
     assert.ok(head.subarray(BLOCK.length).equals(Buffer.from(BLOCK)));
     assert.equal(await srv.stop(), 0);
   });
@@ -160,7 +163,9 @@ describe('polyloop example servers', () => {
     const srv = await startCli(['chat', '--port', '0']);
     after(() => srv.stop('SIGKILL'));
     const peer = await connect(srv.port);
-    const client = spawn(process.execPath, [CLI, 'chat-client', '--port', String(srv.port)], { stdio: 'pipe' });
+    const client = spawn(process.execPath, [CLI, 'chat-client', '--port', String(srv.port)], {
+      stdio: 'pipe',
+    });
     after(() => client.kill('SIGKILL'));
     let printed = '';
     client.stdout.on('data', (d: Buffer) => (printed += d.toString()));

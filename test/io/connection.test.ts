@@ -35,7 +35,9 @@ describe('Connection', () => {
     });
     const s = await connect(port);
     s.write(Buffer.from([0, 0, 0, 100, 1, 2, 3])); // 3 of 100 payload bytes
-    await waitFor(() => server.stats().bytesIn >= 7 || [...server.connections].some((c) => c.bytesIn >= 7));
+    await waitFor(
+      () => server.stats().bytesIn >= 7 || [...server.connections].some((c) => c.bytesIn >= 7),
+    );
     s.resetAndDestroy();
     await waitFor(() => reasons.length === 1);
     assert.equal(reasons[0]!.by, 'peer');
@@ -105,7 +107,7 @@ describe('Connection', () => {
     let intact = true;
     s.on('data', (d: Buffer) => {
       // The sender repeats one block, so byte i of the echo must equal block[i % block.length].
-      for (let at = 0; at < d.length; ) {
+      for (let at = 0; at < d.length;) {
         const off = (got + at) % chunk.length;
         const n = Math.min(d.length - at, chunk.length - off);
         if (!d.subarray(at, at + n).equals(chunk.subarray(off, off + n))) intact = false;

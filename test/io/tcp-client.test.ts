@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { type CloseReason, type Logger, type PolyloopError, TcpClient, TcpServer } from '../../src/index.js';
+import {
+  type CloseReason,
+  type Logger,
+  type PolyloopError,
+  TcpClient,
+  TcpServer,
+} from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
@@ -19,7 +25,10 @@ function freePort(): Promise<number> {
 }
 
 async function echoServer(port = 0): Promise<TcpServer> {
-  const server = new TcpServer({ onMessage: (c, d) => void c.send(d) }, { host: '127.0.0.1', port, logger: quiet });
+  const server = new TcpServer(
+    { onMessage: (c, d) => void c.send(d) },
+    { host: '127.0.0.1', port, logger: quiet },
+  );
   after(() => server.close(0));
   await server.listen();
   return server;
@@ -31,7 +40,13 @@ describe('TcpClient', () => {
     const failures: number[] = [];
     const client = new TcpClient(
       { onMessage: (c, d) => void (d.toString() === 'ping' && c.close()) },
-      { host: '127.0.0.1', port, backoff: fast, logger: quiet, onConnectError: (_e, attempt) => void failures.push(attempt) },
+      {
+        host: '127.0.0.1',
+        port,
+        backoff: fast,
+        logger: quiet,
+        onConnectError: (_e, attempt) => void failures.push(attempt),
+      },
     );
     after(() => client.stop());
     const connecting = client.connect();
@@ -55,7 +70,16 @@ describe('TcpClient', () => {
   it('stop() rejects a pending connect with PL_ERR_CLIENT_STOPPED and stops dialing', async () => {
     const port = await freePort();
     let attempts = 0;
-    const client = new TcpClient({}, { host: '127.0.0.1', port, backoff: fast, logger: quiet, onConnectError: () => void attempts++ });
+    const client = new TcpClient(
+      {},
+      {
+        host: '127.0.0.1',
+        port,
+        backoff: fast,
+        logger: quiet,
+        onConnectError: () => void attempts++,
+      },
+    );
     const p = client.connect();
     await waitFor(() => attempts >= 1);
     client.stop();
@@ -71,7 +95,13 @@ describe('TcpClient', () => {
     const reasons: CloseReason['by'][] = [];
     const client = new TcpClient(
       { onConnection: () => void established++, onClose: (_c, r) => void reasons.push(r.by) },
-      { host: '127.0.0.1', port: server.address.port, reconnect: true, backoff: fast, logger: quiet },
+      {
+        host: '127.0.0.1',
+        port: server.address.port,
+        reconnect: true,
+        backoff: fast,
+        logger: quiet,
+      },
     );
     after(() => client.stop());
     await client.connect();
@@ -87,7 +117,13 @@ describe('TcpClient', () => {
     let established = 0;
     const client = new TcpClient(
       { onConnection: () => void established++ },
-      { host: '127.0.0.1', port: server.address.port, reconnect: true, backoff: fast, logger: quiet },
+      {
+        host: '127.0.0.1',
+        port: server.address.port,
+        reconnect: true,
+        backoff: fast,
+        logger: quiet,
+      },
     );
     await client.connect();
     client.stop();
@@ -98,7 +134,10 @@ describe('TcpClient', () => {
   });
 
   it('rejects wrong options with PL_ERR_INVALID_ARG', () => {
-    assert.throws(() => new TcpClient({}, { host: '127.0.0.1', port: 0 }), /PL_ERR_INVALID_ARG|port must be/);
+    assert.throws(
+      () => new TcpClient({}, { host: '127.0.0.1', port: 0 }),
+      /PL_ERR_INVALID_ARG|port must be/,
+    );
     assert.throws(
       () => new TcpClient({}, { host: '127.0.0.1', port: 1, backoff: { jitter: 2 } }),
       (err: PolyloopError) => err.code === 'PL_ERR_INVALID_ARG',

@@ -66,7 +66,10 @@ describe('TcpServer', () => {
   });
 
   it('closes connections beyond maxConnections at once and counts them', async () => {
-    const { server, port } = await start({ onMessage: (c, d) => void c.send(d) }, { maxConnections: 2 });
+    const { server, port } = await start(
+      { onMessage: (c, d) => void c.send(d) },
+      { maxConnections: 2 },
+    );
     const a = await connect(port);
     const b = await connect(port);
     await waitFor(() => server.stats().active === 2);
@@ -124,7 +127,9 @@ describe('TcpServer', () => {
     });
     const s = await connect(port);
     s.write('go');
-    await waitFor(() => server.stats().bytesOut > 0 || [...server.connections].some((c) => c.bytesOut > 0));
+    await waitFor(
+      () => server.stats().bytesOut > 0 || [...server.connections].some((c) => c.bytesOut > 0),
+    );
     const got = readAll(s);
     await server.close(5000);
     assert.ok((await got).equals(payload));
@@ -168,7 +173,8 @@ describe('TcpServer', () => {
     for (const [options, re] of bad) {
       assert.throws(
         () => new TcpServer({}, options),
-        (err: Error & { code?: string }) => err.code === 'PL_ERR_INVALID_ARG' && re.test(err.message),
+        (err: Error & { code?: string }) =>
+          err.code === 'PL_ERR_INVALID_ARG' && re.test(err.message),
       );
     }
   });
@@ -200,7 +206,9 @@ describe('TcpServer', () => {
     const { port } = await start({
       codec: lengthFieldCodec(),
       context: () => ({ n: ++next, messages: 0 }),
-      onMessage(conn: Connection<Uint8Array, Uint8Array | string, { n: number; messages: number }>) {
+      onMessage(
+        conn: Connection<Uint8Array, Uint8Array | string, { n: number; messages: number }>,
+      ) {
         conn.context.messages++;
         conn.send(`${conn.context.n}:${conn.context.messages}`);
       },
