@@ -92,6 +92,9 @@ export class ByteBuffer {
 
   /** The readable byte at `offset` (from the reader index). */
   peekUint8At(offset: number): number {
+    if (!(Number.isInteger(offset) && offset >= 0)) {
+      throw invalidArg('offset', offset, 'a non-negative integer');
+    }
     this.need(offset + 1);
     return this.bytes[this.reader + offset]!;
   }
@@ -409,7 +412,11 @@ export class ByteBuffer {
   }
 
   private need(length: number): void {
-    if (!(length >= 0 && length <= this.writer - this.reader)) {
+    // A fractional length would leave a fractional reader index behind (`reader += length`).
+    if (!(Number.isInteger(length) && length >= 0)) {
+      throw invalidArg('length', length, 'a non-negative integer');
+    }
+    if (length > this.writer - this.reader) {
       throw createError(
         'PL_ERR_BUFFER_UNDERFLOW',
         `need ${length} readable bytes; have ${this.writer - this.reader}`,
