@@ -247,13 +247,27 @@ void describe('ByteBuffer', () => {
     assert.equal(b.readableBytes, 4);
   });
 
-  void it('peek throws PL_ERR_BUFFER_UNDERFLOW when asked for more than is readable or a negative length', () => {
+  void it('peek throws PL_ERR_BUFFER_UNDERFLOW when asked for more than is readable', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3));
     throwsCode(() => b.peek(4), 'PL_ERR_BUFFER_UNDERFLOW');
-    throwsCode(() => b.peek(-1), 'PL_ERR_BUFFER_UNDERFLOW');
     throwsCode(() => b.peekUint8At(3), 'PL_ERR_BUFFER_UNDERFLOW');
     throwsCode(() => new ByteBuffer().peekUint8(), 'PL_ERR_BUFFER_UNDERFLOW');
+  });
+
+  void it('reads throw PL_ERR_INVALID_ARG and consume nothing when a length or offset is negative or fractional', () => {
+    const b = new ByteBuffer();
+    b.append(bytes(1, 2, 3, 4));
+    b.retrieve(1); // a stale byte sits just before the reader index
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      throwsCode(() => b.peek(bad), 'PL_ERR_INVALID_ARG');
+      throwsCode(() => b.readBytes(bad), 'PL_ERR_INVALID_ARG');
+      throwsCode(() => b.retrieve(bad), 'PL_ERR_INVALID_ARG');
+      throwsCode(() => b.readString(bad), 'PL_ERR_INVALID_ARG');
+      throwsCode(() => b.peekUint8At(bad), 'PL_ERR_INVALID_ARG');
+    }
+    assert.deepEqual(content(b), [2, 3, 4]);
+    assert.equal(b.readUint8(), 2, 'the reader index is still a whole number');
   });
 
   void it('retrieve discards bytes from the front and retrieveAll discards everything', () => {
