@@ -39,6 +39,9 @@ ${Object.entries(SERVERS)
   .join('\n')}
 Clients:
   chat-client  interactive chat client: stdin lines out, messages in
+Tools:
+  doctor       check fd limits, kernel settings and the native addon
+               (--json for machine-readable output; exit code 1 if something limits)
 
 Options:
   --host H              address to bind or dial (default 127.0.0.1)
@@ -114,6 +117,23 @@ async function runChatClient(values: Record<string, string | boolean | undefined
   });
 }
 
+async function doctor(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const { runDoctor } = await import('./doctor.js');
+  return runDoctor(
+    {
+      json: values['json'] === true,
+      backlog: intOption('backlog', values['backlog'] as string | undefined, 511)!,
+      wantFds: 65_536,
+      native: await nativeStatus(),
+    },
+    (s) => process.stdout.write(`${s}\n`),
+  );
+}
+
+function nativeStatus(): Promise<{ available: boolean; reason?: string }> {
+  return Promise.resolve({ available: false, reason: 'not built in this version' });
+}
+
 function version(): string {
   const pkg = JSON.parse(
     readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
@@ -131,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'max-connections': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      json: { type: 'boolean' },
+      backlog: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -145,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && values.help !== true ? 1 : 0;
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  if (command === 'doctor') return doctor(values);
   if (command === 'chat-client') await runChatClient(values);
   else if (command in SERVERS) await runServer(command, values);
   else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
