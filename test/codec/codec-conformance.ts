@@ -142,11 +142,11 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
     return decoded;
   };
 
-  void describe(`codec conformance: ${c.name}`, () => {
+  describe(`codec conformance: ${c.name}`, () => {
     const stream = encodeEach(c.samples);
     const expected = c.samples.map((m) => c.expected(m));
 
-    void it('decode returns undefined and consumes nothing when the buffer is empty or holds a partial frame', () => {
+    it('decode returns undefined and consumes nothing when the buffer is empty or holds a partial frame', () => {
       const decoder = c.codec().createDecoder();
       const empty = new ByteBuffer();
       assert.equal(decoder.decode(empty), undefined);
@@ -157,7 +157,7 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
       assert.equal(partial.readableBytes, first.length - 1);
     });
 
-    void it('encode into one buffer gives the concatenation of separate encodes', () => {
+    it('encode into one buffer gives the concatenation of separate encodes', () => {
       const codec = c.codec();
       const out = new ByteBuffer(4);
       for (const m of c.samples) codec.encode(m, out);
@@ -165,23 +165,23 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
     });
 
     for (const feed of FEEDS) {
-      void describe(`fed ${feed}`, () => {
-        void it('decoder returns every message when the whole stream arrives in one chunk', () => {
+      describe(`fed ${feed}`, () => {
+        it('decoder returns every message when the whole stream arrives in one chunk', () => {
           assert.deepEqual(decodePieces([stream], feed), expected);
         });
 
-        void it('decoder returns every message when the stream is cut at any one byte boundary', () => {
+        it('decoder returns every message when the stream is cut at any one byte boundary', () => {
           for (let cut = 1; cut < stream.length; cut++) {
             assert.deepEqual(decodePieces(split(stream, [cut]), feed), expected, `cut at ${cut}`);
           }
         });
 
-        void it('decoder returns every message when every byte arrives as its own chunk', () => {
+        it('decoder returns every message when every byte arrives as its own chunk', () => {
           const cuts = Array.from({ length: stream.length }, (_, i) => i);
           assert.deepEqual(decodePieces(split(stream, cuts), feed), expected);
         });
 
-        void it('decoder returns every message when the stream is cut at any two byte boundaries', () => {
+        it('decoder returns every message when the stream is cut at any two byte boundaries', () => {
           const n = Math.min(stream.length, 96); // keeps the quadratic loop small
           for (let a = 1; a < n; a++) {
             for (let b = a + 1; b < n; b++) {
@@ -194,7 +194,7 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
           }
         });
 
-        void it('decoder returns the messages in order when a random stream is cut at random boundaries', () => {
+        it('decoder returns the messages in order when a random stream is cut at random boundaries', () => {
           fc.assert(
             fc.property(
               fc.array(c.message, { minLength: 1, maxLength: 20 }),
@@ -211,7 +211,7 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
           );
         });
 
-        void it('decoder returns many frames from one chunk, holding back a trailing partial frame', () => {
+        it('decoder returns many frames from one chunk, holding back a trailing partial frame', () => {
           const msgs = fc.sample(c.message, { numRuns: 1000, seed: 42 });
           const bytes = encodeEach(msgs);
           const f = feeder(c.codec().createDecoder(), c.copy, feed);
@@ -229,7 +229,7 @@ export function codecConformance<In, Out>(c: ConformanceCase<In, Out>): void {
         });
 
         for (const o of c.oversize) {
-          void it(`decoder throws PL_ERR_FRAME_TOO_LARGE for ${o.name} after the valid frames before it`, () => {
+          it(`decoder throws PL_ERR_FRAME_TOO_LARGE for ${o.name} after the valid frames before it`, () => {
             const bytes = concat([stream, o.bytes]);
             const f = feeder(c.codec().createDecoder(), c.copy, feed);
             const got: unknown[] = [];

@@ -95,12 +95,12 @@ for (const options of configs) {
 
 // ---- lengthFieldCodec specifics ----------------------------------------------------------------
 
-void describe('lengthFieldCodec', () => {
-  void it('encode writes a big-endian 4-byte length by default', () => {
+describe('lengthFieldCodec', () => {
+  it('encode writes a big-endian 4-byte length by default', () => {
     assert.deepEqual(encodeToArray({}, 'abc'), [0, 0, 0, 3, 0x61, 0x62, 0x63]);
   });
 
-  void it('encode writes the length in 1, 2, 4 or 8 big-endian bytes', () => {
+  it('encode writes the length in 1, 2, 4 or 8 big-endian bytes', () => {
     const payload = new Uint8Array(258).fill(7);
     assert.deepEqual(
       encodeToArray({ lengthBytes: 1 }, payload.subarray(0, 200)).slice(0, 2),
@@ -114,7 +114,7 @@ void describe('lengthFieldCodec', () => {
     );
   });
 
-  void it('encode writes a little-endian length when littleEndian is set', () => {
+  it('encode writes a little-endian length when littleEndian is set', () => {
     const payload = new Uint8Array(258);
     assert.deepEqual(
       encodeToArray({ lengthBytes: 2, littleEndian: true }, payload).slice(0, 2),
@@ -127,7 +127,7 @@ void describe('lengthFieldCodec', () => {
     );
   });
 
-  void it('encode counts the header in the length when lengthIncludesHeader is set', () => {
+  it('encode counts the header in the length when lengthIncludesHeader is set', () => {
     assert.deepEqual(
       encodeToArray({ lengthIncludesHeader: true }, 'abc'),
       [0, 0, 0, 7, 0x61, 0x62, 0x63],
@@ -135,18 +135,18 @@ void describe('lengthFieldCodec', () => {
     assert.deepEqual(encodeToArray({ lengthBytes: 1, lengthIncludesHeader: true }, ''), [1]);
   });
 
-  void it('encode sends a string as UTF-8 and counts its bytes, not its characters', () => {
+  it('encode sends a string as UTF-8 and counts its bytes, not its characters', () => {
     assert.deepEqual(encodeToArray({ lengthBytes: 1 }, '€'), [3, 0xe2, 0x82, 0xac]);
   });
 
-  void it('encode after existing content appends header and payload behind it', () => {
+  it('encode after existing content appends header and payload behind it', () => {
     const out = new ByteBuffer();
     out.append('zz');
     lengthFieldCodec({ lengthBytes: 2 }).encode('ab', out);
     assert.deepEqual(Array.from(out.peek()), [0x7a, 0x7a, 0, 2, 0x61, 0x62]);
   });
 
-  void it('encode throws PL_ERR_FRAME_TOO_LARGE when the payload does not fit the length field', () => {
+  it('encode throws PL_ERR_FRAME_TOO_LARGE when the payload does not fit the length field', () => {
     const codec = lengthFieldCodec({ lengthBytes: 1 });
     const out = new ByteBuffer();
     codec.encode(new Uint8Array(255), out);
@@ -168,7 +168,7 @@ void describe('lengthFieldCodec', () => {
     );
   });
 
-  void it('decode returns the payload as a view into the input, not a copy', () => {
+  it('decode returns the payload as a view into the input, not a copy', () => {
     const bytes = frame(3, 4, [1, 2, 3]);
     const input = ByteBuffer.wrap(bytes);
     const msg = lengthFieldCodec().createDecoder().decode(input);
@@ -178,7 +178,7 @@ void describe('lengthFieldCodec', () => {
     assert.equal(msg.length, 3);
   });
 
-  void it('decode reads 1-, 2-, 4- and 8-byte lengths in both byte orders', () => {
+  it('decode reads 1-, 2-, 4- and 8-byte lengths in both byte orders', () => {
     for (const lengthBytes of [1, 2, 4, 8] as const) {
       for (const littleEndian of [false, true]) {
         const decoder = lengthFieldCodec({ lengthBytes, littleEndian }).createDecoder();
@@ -194,14 +194,14 @@ void describe('lengthFieldCodec', () => {
     }
   });
 
-  void it('decode accepts a frame of exactly maxFrame bytes', () => {
+  it('decode accepts a frame of exactly maxFrame bytes', () => {
     const decoder = lengthFieldCodec({ lengthBytes: 2, maxFrame: 5 }).createDecoder();
     const msg = decoder.decode(ByteBuffer.wrap(frame(5, 2, [1, 2, 3, 4, 5])));
     assert.deepEqual(msg && Array.from(msg), [1, 2, 3, 4, 5]);
     throwsCode(() => decoder.decode(ByteBuffer.wrap(frame(6, 2, []))), 'PL_ERR_FRAME_TOO_LARGE');
   });
 
-  void it('decode subtracts the header when lengthIncludesHeader is set and accepts a length equal to the header', () => {
+  it('decode subtracts the header when lengthIncludesHeader is set and accepts a length equal to the header', () => {
     const decoder = lengthFieldCodec({
       lengthBytes: 2,
       lengthIncludesHeader: true,
@@ -213,7 +213,7 @@ void describe('lengthFieldCodec', () => {
     assert.equal(input.readableBytes, 0);
   });
 
-  void it('decode throws PL_ERR_BAD_FRAME when the length is smaller than the header it includes', () => {
+  it('decode throws PL_ERR_BAD_FRAME when the length is smaller than the header it includes', () => {
     for (const lengthBytes of [1, 2, 4, 8] as const) {
       const decoder = lengthFieldCodec({ lengthBytes, lengthIncludesHeader: true }).createDecoder();
       for (const raw of [0, lengthBytes - 1]) {
@@ -225,7 +225,7 @@ void describe('lengthFieldCodec', () => {
     }
   });
 
-  void it('decode rejects an 8-byte length above 2^53 even when maxFrame allows every safe integer', () => {
+  it('decode rejects an 8-byte length above 2^53 even when maxFrame allows every safe integer', () => {
     const values = [2n ** 53n, 2n ** 53n + 1n, 2n ** 53n + 9n, 2n ** 63n, 2n ** 64n - 1n];
     for (const lengthIncludesHeader of [false, true]) {
       for (const littleEndian of [false, true]) {
@@ -246,7 +246,7 @@ void describe('lengthFieldCodec', () => {
     }
   });
 
-  void it('decode with the default maxFrame rejects an 8-byte length just above 1 MiB', () => {
+  it('decode with the default maxFrame rejects an 8-byte length just above 1 MiB', () => {
     const decoder = lengthFieldCodec({ lengthBytes: 8 }).createDecoder();
     throwsCode(
       () => decoder.decode(ByteBuffer.wrap(frame(1024 * 1024 + 1, 8, []))),
@@ -254,7 +254,7 @@ void describe('lengthFieldCodec', () => {
     );
   });
 
-  void it('lengthFieldCodec throws PL_ERR_INVALID_ARG for an unsupported lengthBytes or a bad maxFrame', () => {
+  it('lengthFieldCodec throws PL_ERR_INVALID_ARG for an unsupported lengthBytes or a bad maxFrame', () => {
     for (const lengthBytes of [0, 3, 5, 16, -1]) {
       throwsCode(() => lengthFieldCodec({ lengthBytes: lengthBytes as 4 }), 'PL_ERR_INVALID_ARG');
     }
@@ -263,7 +263,7 @@ void describe('lengthFieldCodec', () => {
     }
   });
 
-  void it('each decoder from one codec keeps its own partial frame', () => {
+  it('each decoder from one codec keeps its own partial frame', () => {
     const codec = lengthFieldCodec({ lengthBytes: 1 });
     const a = codec.createDecoder();
     const b = codec.createDecoder();

@@ -82,38 +82,38 @@ for (const delimiter of ['\n', '\r\n', '<END>', '¶§']) {
 
 // ---- lineCodec specifics -----------------------------------------------------------------------
 
-void describe('lineCodec', () => {
-  void it('decode splits on \\n by default and excludes the delimiter', () => {
+describe('lineCodec', () => {
+  it('decode splits on \\n by default and excludes the delimiter', () => {
     assert.deepEqual(decodeChunks({}, ['one\ntwo\r\nthree']), ['one', 'two\r']);
   });
 
-  void it('decode returns empty strings for empty lines', () => {
+  it('decode returns empty strings for empty lines', () => {
     assert.deepEqual(decodeChunks({}, ['\n\na\n\n']), ['', '', 'a', '']);
     assert.deepEqual(decodeChunks({ delimiter: '\r\n' }, ['\r\n\r\n']), ['', '']);
   });
 
-  void it('decode with \\r\\n keeps a bare \\n or \\r inside the line', () => {
+  it('decode with \\r\\n keeps a bare \\n or \\r inside the line', () => {
     assert.deepEqual(decodeChunks({ delimiter: '\r\n' }, ['a\nb\r\n', 'c\rd\r\r\n']), [
       'a\nb',
       'c\rd\r',
     ]);
   });
 
-  void it('decode finds a multi-byte delimiter split across chunks', () => {
+  it('decode finds a multi-byte delimiter split across chunks', () => {
     assert.deepEqual(
       decodeChunks({ delimiter: '<END>' }, ['ab<E', 'N', 'D><', 'END>', '<EN<END>']),
       ['ab', '', '<EN'],
     );
   });
 
-  void it('decode accepts a delimiter given as bytes', () => {
+  it('decode accepts a delimiter given as bytes', () => {
     assert.deepEqual(
       decodeChunks({ delimiter: Uint8Array.from([0]) }, [Uint8Array.from([0x61, 0, 0x62, 0])]),
       ['a', 'b'],
     );
   });
 
-  void it('decode joins a UTF-8 character split across chunks at any byte', () => {
+  it('decode joins a UTF-8 character split across chunks at any byte', () => {
     const line = 'a€b😀c';
     const bytes = utf8(line + '\n');
     for (let cut = 1; cut < bytes.length; cut++) {
@@ -125,14 +125,14 @@ void describe('lineCodec', () => {
     }
   });
 
-  void it("decode with output 'bytes' returns the raw bytes, including invalid UTF-8", () => {
+  it("decode with output 'bytes' returns the raw bytes, including invalid UTF-8", () => {
     assert.deepEqual(decodeChunks({ output: 'bytes' }, [Uint8Array.from([0xff, 0x61, 10, 10])]), [
       [0xff, 0x61],
       [],
     ]);
   });
 
-  void it("decode with output 'bytes' returns a view into the input", () => {
+  it("decode with output 'bytes' returns a view into the input", () => {
     const bytes = utf8('abc\n');
     const line = lineCodec({ output: 'bytes' }).createDecoder().decode(ByteBuffer.wrap(bytes));
     assert.ok(line instanceof Uint8Array);
@@ -140,17 +140,17 @@ void describe('lineCodec', () => {
     assert.equal(line.length, 3);
   });
 
-  void it('decode accepts a line of exactly maxLength bytes and rejects one byte more', () => {
+  it('decode accepts a line of exactly maxLength bytes and rejects one byte more', () => {
     assert.deepEqual(decodeChunks({ maxLength: 4 }, ['abcd\n']), ['abcd']);
     throwsCode(() => decodeChunks({ maxLength: 4 }, ['abcde\n']), 'PL_ERR_FRAME_TOO_LARGE');
   });
 
-  void it('decode counts maxLength in bytes, not characters', () => {
+  it('decode counts maxLength in bytes, not characters', () => {
     assert.deepEqual(decodeChunks({ maxLength: 6 }, ['€€\n']), ['€€']);
     throwsCode(() => decodeChunks({ maxLength: 5 }, ['€€\n']), 'PL_ERR_FRAME_TOO_LARGE');
   });
 
-  void it('decode waits while an undelimited line could still end in a delimiter within maxLength', () => {
+  it('decode waits while an undelimited line could still end in a delimiter within maxLength', () => {
     // maxLength 4 with '\r\n': 'abcd\r' may still become a valid line, 'abcde' cannot.
     assert.deepEqual(decodeChunks({ maxLength: 4, delimiter: '\r\n' }, ['abcd\r', '\n']), ['abcd']);
     const f = feeder(
@@ -162,7 +162,7 @@ void describe('lineCodec', () => {
     throwsCode(() => f.push(utf8('f')), 'PL_ERR_FRAME_TOO_LARGE');
   });
 
-  void it('decode throws PL_ERR_FRAME_TOO_LARGE for an endless line arriving in small pieces', () => {
+  it('decode throws PL_ERR_FRAME_TOO_LARGE for an endless line arriving in small pieces', () => {
     const f = feeder(lineCodec({ maxLength: 100 }).createDecoder(), (m) => m, 'one buffer');
     throwsCode(() => {
       for (let i = 0; i < 1000; i++) f.push(utf8('xyz'));
@@ -170,7 +170,7 @@ void describe('lineCodec', () => {
     assert.ok(f.pending <= 103, 'thrown as soon as the limit was passed');
   });
 
-  void it('encode appends the delimiter to strings and bytes', () => {
+  it('encode appends the delimiter to strings and bytes', () => {
     const out = new ByteBuffer();
     const codec = lineCodec({ delimiter: '\r\n' });
     codec.encode('hé', out);
@@ -179,7 +179,7 @@ void describe('lineCodec', () => {
     assert.deepEqual(Array.from(out.peek()), [0x68, 0xc3, 0xa9, 13, 10, 1, 13, 10, 13, 10]);
   });
 
-  void it('each decoder from one codec keeps its own partial line', () => {
+  it('each decoder from one codec keeps its own partial line', () => {
     const codec = lineCodec();
     const a = feeder(codec.createDecoder(), (m) => m, 'one buffer');
     const b = feeder(codec.createDecoder(), (m) => m, 'one buffer');
@@ -188,7 +188,7 @@ void describe('lineCodec', () => {
     assert.deepEqual(a.push(utf8('lo\n')), ['hello']);
   });
 
-  void it('lineCodec throws PL_ERR_INVALID_ARG for an empty delimiter, a bad maxLength or an unknown output', () => {
+  it('lineCodec throws PL_ERR_INVALID_ARG for an empty delimiter, a bad maxLength or an unknown output', () => {
     throwsCode(() => lineCodec({ delimiter: '' }), 'PL_ERR_INVALID_ARG');
     throwsCode(() => lineCodec({ delimiter: new Uint8Array(0) }), 'PL_ERR_INVALID_ARG');
     throwsCode(() => lineCodec({ delimiter: 10 as unknown as string }), 'PL_ERR_INVALID_ARG');

@@ -7,19 +7,19 @@ const middle = (): number => 0.5;
 const lowest = (): number => 0;
 const highest = (): number => 1;
 
-void describe('backoffDelay', () => {
-  void it('doubles from 500 ms and caps at 30 s when jitter has no effect', () => {
+describe('backoffDelay', () => {
+  it('doubles from 500 ms and caps at 30 s when jitter has no effect', () => {
     const delays = Array.from({ length: 9 }, (_, attempt) => backoffDelay(attempt, {}, middle));
     assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
   });
 
-  void it('stays at maxDelay for very large attempt numbers', () => {
+  it('stays at maxDelay for very large attempt numbers', () => {
     for (const attempt of [52, 53, 1000, 1e9, Number.MAX_SAFE_INTEGER]) {
       assert.equal(backoffDelay(attempt, {}, middle), 30_000, `attempt ${attempt}`);
     }
   });
 
-  void it('uses initialDelay and maxDelay from the options', () => {
+  it('uses initialDelay and maxDelay from the options', () => {
     const options = { initialDelay: 100, maxDelay: 1000 };
     const delays = Array.from({ length: 6 }, (_, attempt) =>
       backoffDelay(attempt, options, middle),
@@ -27,27 +27,27 @@ void describe('backoffDelay', () => {
     assert.deepEqual(delays, [100, 200, 400, 800, 1000, 1000]);
   });
 
-  void it('spreads the delay by -20% with random 0 and +20% with random 1', () => {
+  it('spreads the delay by -20% with random 0 and +20% with random 1', () => {
     assert.equal(backoffDelay(0, {}, lowest), 400);
     assert.equal(backoffDelay(0, {}, highest), 600);
     assert.equal(backoffDelay(3, {}, lowest), 3200);
     assert.equal(backoffDelay(3, {}, highest), 4800);
   });
 
-  void it('never goes above maxDelay, even with upward jitter at the cap', () => {
+  it('never goes above maxDelay, even with upward jitter at the cap', () => {
     assert.equal(backoffDelay(10, {}, highest), 30_000);
     assert.equal(backoffDelay(10, {}, lowest), 24_000);
     assert.equal(backoffDelay(5, {}, highest), 19_200);
     assert.equal(backoffDelay(2, { maxDelay: 2100 }, highest), 2100);
   });
 
-  void it('applies the jitter fraction from the options', () => {
+  it('applies the jitter fraction from the options', () => {
     assert.equal(backoffDelay(1, { jitter: 0 }, highest), 1000);
     assert.equal(backoffDelay(1, { jitter: 0.5 }, lowest), 500);
     assert.equal(backoffDelay(1, { jitter: 0.5 }, highest), 1500);
   });
 
-  void it('stays within ±jitter of the doubled delay and within [0, maxDelay] for any random value', () => {
+  it('stays within ±jitter of the doubled delay and within [0, maxDelay] for any random value', () => {
     fc.assert(
       fc.property(
         fc.nat({ max: 80 }),
@@ -69,7 +69,7 @@ void describe('backoffDelay', () => {
     );
   });
 
-  void it('uses Math.random by default and stays within the jitter bounds', () => {
+  it('uses Math.random by default and stays within the jitter bounds', () => {
     for (let i = 0; i < 200; i++) {
       const d = backoffDelay(2);
       assert.ok(d >= 1600 && d <= 2400, `${d}`);

@@ -147,8 +147,8 @@ const families: readonly (IntFamily<number> | IntFamily<bigint>)[] = [
 ];
 
 function intFamilyTests<V extends number | bigint>(f: IntFamily<V>): void {
-  void describe(`ByteBuffer ${f.name}`, () => {
-    void it(`append${f.name} writes big-endian bytes that peek and read give back`, () => {
+  describe(`ByteBuffer ${f.name}`, () => {
+    it(`append${f.name} writes big-endian bytes that peek and read give back`, () => {
       for (const [value, encoded] of f.cases) {
         const b = new ByteBuffer();
         b.appendUint8(0xaa); // a byte in front, so offsets other than 0 are exercised
@@ -162,7 +162,7 @@ function intFamilyTests<V extends number | bigint>(f: IntFamily<V>): void {
       }
     });
 
-    void it(`prepend${f.name} writes big-endian bytes in front of the content`, () => {
+    it(`prepend${f.name} writes big-endian bytes in front of the content`, () => {
       for (const [value, encoded] of f.cases) {
         const b = new ByteBuffer();
         b.append(bytes(9, 9));
@@ -174,7 +174,7 @@ function intFamilyTests<V extends number | bigint>(f: IntFamily<V>): void {
       }
     });
 
-    void it(`read${f.name} throws PL_ERR_BUFFER_UNDERFLOW and consumes nothing when fewer than ${f.size} bytes are readable`, () => {
+    it(`read${f.name} throws PL_ERR_BUFFER_UNDERFLOW and consumes nothing when fewer than ${f.size} bytes are readable`, () => {
       const b = new ByteBuffer();
       b.append(new Uint8Array(f.size - 1).fill(7));
       throwsCode(() => f.peek(b), 'PL_ERR_BUFFER_UNDERFLOW');
@@ -182,7 +182,7 @@ function intFamilyTests<V extends number | bigint>(f: IntFamily<V>): void {
       assert.equal(b.readableBytes, f.size - 1);
     });
 
-    void it(`prepend${f.name} throws PL_ERR_BUFFER_UNDERFLOW when the prependable region is too small`, () => {
+    it(`prepend${f.name} throws PL_ERR_BUFFER_UNDERFLOW when the prependable region is too small`, () => {
       const b = new ByteBuffer(16, f.size - 1);
       b.append(bytes(1));
       const value = f.cases[0]![0];
@@ -195,8 +195,8 @@ function intFamilyTests<V extends number | bigint>(f: IntFamily<V>): void {
 
 for (const f of families) intFamilyTests<number | bigint>(f);
 
-void describe('ByteBuffer', () => {
-  void it('constructor reserves the cheap-prepend region and the initial size', () => {
+describe('ByteBuffer', () => {
+  it('constructor reserves the cheap-prepend region and the initial size', () => {
     const b = new ByteBuffer();
     assert.equal(b.prependableBytes, ByteBuffer.CHEAP_PREPEND);
     assert.equal(b.writableBytes, ByteBuffer.INITIAL_SIZE);
@@ -207,14 +207,14 @@ void describe('ByteBuffer', () => {
     assert.equal(c.writableBytes, 10);
   });
 
-  void it('constructor throws PL_ERR_INVALID_ARG when a size is negative or not an integer', () => {
+  it('constructor throws PL_ERR_INVALID_ARG when a size is negative or not an integer', () => {
     for (const bad of [-1, 1.5, Number.NaN, Infinity]) {
       throwsCode(() => new ByteBuffer(bad), 'PL_ERR_INVALID_ARG');
       throwsCode(() => new ByteBuffer(8, bad), 'PL_ERR_INVALID_ARG');
     }
   });
 
-  void it('append stores bytes and strings (as UTF-8) after the existing content', () => {
+  it('append stores bytes and strings (as UTF-8) after the existing content', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2));
     b.append('hé€😀');
@@ -224,13 +224,13 @@ void describe('ByteBuffer', () => {
     assert.equal(b.readableBytes, 2 + 1 + 2 + 3 + 4);
   });
 
-  void it('append encodes a lone surrogate as U+FFFD and keeps going', () => {
+  it('append encodes a lone surrogate as U+FFFD and keeps going', () => {
     const b = new ByteBuffer(4);
     b.append('a\ud800b');
     assert.deepEqual(content(b), [0x61, 0xef, 0xbf, 0xbd, 0x62]);
   });
 
-  void it('append copies the data, so later changes to the source do not leak in', () => {
+  it('append copies the data, so later changes to the source do not leak in', () => {
     const src = bytes(1, 2, 3);
     const b = new ByteBuffer();
     b.append(src);
@@ -238,7 +238,7 @@ void describe('ByteBuffer', () => {
     assert.deepEqual(content(b), [1, 2, 3]);
   });
 
-  void it('peek returns the readable bytes without consuming them', () => {
+  it('peek returns the readable bytes without consuming them', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3, 4));
     assert.deepEqual(Array.from(b.peek(2)), [1, 2]);
@@ -247,7 +247,7 @@ void describe('ByteBuffer', () => {
     assert.equal(b.readableBytes, 4);
   });
 
-  void it('peek throws PL_ERR_BUFFER_UNDERFLOW when asked for more than is readable', () => {
+  it('peek throws PL_ERR_BUFFER_UNDERFLOW when asked for more than is readable', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3));
     throwsCode(() => b.peek(4), 'PL_ERR_BUFFER_UNDERFLOW');
@@ -255,7 +255,7 @@ void describe('ByteBuffer', () => {
     throwsCode(() => new ByteBuffer().peekUint8(), 'PL_ERR_BUFFER_UNDERFLOW');
   });
 
-  void it('reads throw PL_ERR_INVALID_ARG and consume nothing when a length or offset is negative or fractional', () => {
+  it('reads throw PL_ERR_INVALID_ARG and consume nothing when a length or offset is negative or fractional', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3, 4));
     b.retrieve(1); // a stale byte sits just before the reader index
@@ -270,7 +270,7 @@ void describe('ByteBuffer', () => {
     assert.equal(b.readUint8(), 2, 'the reader index is still a whole number');
   });
 
-  void it('retrieve discards bytes from the front and retrieveAll discards everything', () => {
+  it('retrieve discards bytes from the front and retrieveAll discards everything', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3, 4, 5));
     b.retrieve(2);
@@ -285,7 +285,7 @@ void describe('ByteBuffer', () => {
     assert.deepEqual(content(b), [6]);
   });
 
-  void it('retrieve of exactly the readable bytes rewinds the buffer to the front', () => {
+  it('retrieve of exactly the readable bytes rewinds the buffer to the front', () => {
     const b = new ByteBuffer(32);
     b.append(new Uint8Array(20));
     b.retrieve(20);
@@ -294,14 +294,14 @@ void describe('ByteBuffer', () => {
     assert.equal(b.prependableBytes, ByteBuffer.CHEAP_PREPEND);
   });
 
-  void it('retrieve throws PL_ERR_BUFFER_UNDERFLOW and consumes nothing when past the readable bytes', () => {
+  it('retrieve throws PL_ERR_BUFFER_UNDERFLOW and consumes nothing when past the readable bytes', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2));
     throwsCode(() => b.retrieve(3), 'PL_ERR_BUFFER_UNDERFLOW');
     assert.deepEqual(content(b), [1, 2]);
   });
 
-  void it('readBytes consumes and returns a view of the bytes', () => {
+  it('readBytes consumes and returns a view of the bytes', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3));
     const v = b.readBytes(2);
@@ -312,7 +312,7 @@ void describe('ByteBuffer', () => {
     assert.deepEqual(content(b), [3]);
   });
 
-  void it('readCopy returns bytes that later writes to the buffer do not change', () => {
+  it('readCopy returns bytes that later writes to the buffer do not change', () => {
     const b = new ByteBuffer(8);
     b.append(bytes(1, 2, 3));
     const copy = b.readCopy(2);
@@ -322,7 +322,7 @@ void describe('ByteBuffer', () => {
     throwsCode(() => b.readCopy(5), 'PL_ERR_BUFFER_UNDERFLOW');
   });
 
-  void it('readCopy returns an owned copy when the buffer wraps a Node Buffer', () => {
+  it('readCopy returns an owned copy when the buffer wraps a Node Buffer', () => {
     // Buffer#slice is a view, unlike Uint8Array#slice: the copy must not share memory with it.
     const chunk = Buffer.from([1, 2, 3]);
     const b = ByteBuffer.wrap(chunk);
@@ -331,7 +331,7 @@ void describe('ByteBuffer', () => {
     assert.deepEqual(Array.from(copy), [1, 2]);
   });
 
-  void it('readString decodes UTF-8 and consumes exactly the given length', () => {
+  it('readString decodes UTF-8 and consumes exactly the given length', () => {
     const b = new ByteBuffer();
     b.append('héllo wörld');
     assert.equal(b.readString(6), 'héllo');
@@ -343,7 +343,7 @@ void describe('ByteBuffer', () => {
     assert.equal(b.readableBytes, 2);
   });
 
-  void it('prepend writes bytes into the cheap-prepend region without moving the content', () => {
+  it('prepend writes bytes into the cheap-prepend region without moving the content', () => {
     const b = new ByteBuffer();
     b.append('payload');
     const capacity = b.capacity;
@@ -354,7 +354,7 @@ void describe('ByteBuffer', () => {
     assert.equal(b.capacity, capacity);
   });
 
-  void it('prepend throws PL_ERR_BUFFER_UNDERFLOW when the data does not fit in front', () => {
+  it('prepend throws PL_ERR_BUFFER_UNDERFLOW when the data does not fit in front', () => {
     const b = new ByteBuffer();
     b.append(bytes(1));
     throwsCode(
@@ -366,7 +366,7 @@ void describe('ByteBuffer', () => {
     throwsCode(() => b.prepend(bytes(1)), 'PL_ERR_BUFFER_UNDERFLOW');
   });
 
-  void it('prepend has more room after bytes were retrieved from the front', () => {
+  it('prepend has more room after bytes were retrieved from the front', () => {
     const b = new ByteBuffer();
     b.append(bytes(1, 2, 3, 4, 5));
     b.retrieve(4);
@@ -375,7 +375,7 @@ void describe('ByteBuffer', () => {
     assert.equal(b.peekUint8At(ByteBuffer.CHEAP_PREPEND + 4), 5);
   });
 
-  void describe('search', () => {
+  describe('search', () => {
     const make = (s: string, skip = 0): ByteBuffer => {
       const b = new ByteBuffer(8);
       b.append('#'.repeat(skip) + s);
@@ -383,18 +383,18 @@ void describe('ByteBuffer', () => {
       return b;
     };
 
-    void it('findCRLF returns the offset of the first CRLF from the reader index', () => {
+    it('findCRLF returns the offset of the first CRLF from the reader index', () => {
       assert.equal(make('ab\r\ncd\r\n', 3).findCRLF(), 2);
       assert.equal(make('ab\r\ncd\r\n').findCRLF(3), 6);
       assert.equal(make('\r\n').findCRLF(), 0);
     });
 
-    void it('findCRLF skips a CR that is not followed by LF', () => {
+    it('findCRLF skips a CR that is not followed by LF', () => {
       assert.equal(make('a\rb\r\r\n').findCRLF(), 4);
       assert.equal(make('\r\r\r\n', 1).findCRLF(), 2);
     });
 
-    void it('findCRLF returns -1 when there is no CRLF or only half of one', () => {
+    it('findCRLF returns -1 when there is no CRLF or only half of one', () => {
       assert.equal(make('abc').findCRLF(), -1);
       assert.equal(make('abc\r').findCRLF(), -1);
       assert.equal(make('\nabc').findCRLF(), -1);
@@ -402,7 +402,7 @@ void describe('ByteBuffer', () => {
       assert.equal(new ByteBuffer().findCRLF(), -1);
     });
 
-    void it('findCRLF ignores stale bytes after the readable region', () => {
+    it('findCRLF ignores stale bytes after the readable region', () => {
       const b = new ByteBuffer(8);
       b.append('abc\r\n');
       b.retrieveAll();
@@ -410,13 +410,13 @@ void describe('ByteBuffer', () => {
       assert.equal(b.findCRLF(), -1, 'the old \\n after the new \\r is not content');
     });
 
-    void it('findEOL returns the offset of the first LF, or -1', () => {
+    it('findEOL returns the offset of the first LF, or -1', () => {
       assert.equal(make('ab\ncd\n', 2).findEOL(), 2);
       assert.equal(make('ab\ncd\n').findEOL(3), 5);
       assert.equal(make('abc').findEOL(), -1);
     });
 
-    void it('indexOf finds a byte from an offset and never looks past the readable bytes', () => {
+    it('indexOf finds a byte from an offset and never looks past the readable bytes', () => {
       const b = make('abcabc', 1);
       assert.equal(b.indexOf(0x61), 0);
       assert.equal(b.indexOf(0x62), 1);
@@ -431,7 +431,7 @@ void describe('ByteBuffer', () => {
       assert.equal(c.indexOf(0x79), -1, 'stale bytes behind the content are not searched');
     });
 
-    void it('indexOfSequence finds a sequence, including one that starts at the from offset', () => {
+    it('indexOfSequence finds a sequence, including one that starts at the from offset', () => {
       const b = make('--boundary--boundary', 2);
       const needle = text('boundary');
       assert.equal(b.indexOfSequence(needle), 2);
@@ -440,13 +440,13 @@ void describe('ByteBuffer', () => {
       assert.equal(b.indexOfSequence(text('y--b')), 9);
     });
 
-    void it('indexOfSequence finds a match after a partial match of the same sequence', () => {
+    it('indexOfSequence finds a match after a partial match of the same sequence', () => {
       assert.equal(make('aab').indexOfSequence(text('ab')), 1);
       assert.equal(make('abababc').indexOfSequence(text('ababc')), 2);
       assert.equal(make('\r\r\n').indexOfSequence(text('\r\n')), 1);
     });
 
-    void it('indexOfSequence returns -1 when the sequence is absent or cut off by the end', () => {
+    it('indexOfSequence returns -1 when the sequence is absent or cut off by the end', () => {
       assert.equal(make('abcd').indexOfSequence(text('cde')), -1);
       assert.equal(make('abc').indexOfSequence(text('abcd')), -1);
       assert.equal(make('abcabc').indexOfSequence(text('abc'), 4), -1);
@@ -457,7 +457,7 @@ void describe('ByteBuffer', () => {
       assert.equal(c.indexOfSequence(text('END')), -1, 'stale bytes do not complete a match');
     });
 
-    void it('indexOfSequence treats a one-byte and an empty sequence sensibly', () => {
+    it('indexOfSequence treats a one-byte and an empty sequence sensibly', () => {
       const b = make('abc');
       assert.equal(b.indexOfSequence(text('c')), 2);
       assert.equal(b.indexOfSequence(text('z')), -1);
@@ -466,8 +466,8 @@ void describe('ByteBuffer', () => {
     });
   });
 
-  void describe('growth and compaction', () => {
-    void it('append grows the storage when far more than the initial size is appended', () => {
+  describe('growth and compaction', () => {
+    it('append grows the storage when far more than the initial size is appended', () => {
       const b = new ByteBuffer(16);
       const expected: number[] = [];
       for (let i = 0; i < 1000; i++) {
@@ -480,7 +480,7 @@ void describe('ByteBuffer', () => {
       assert.deepEqual(content(b), expected);
     });
 
-    void it('append grows in one step when a single append is larger than double the capacity', () => {
+    it('append grows in one step when a single append is larger than double the capacity', () => {
       const b = new ByteBuffer(4);
       b.append(bytes(1));
       b.append(new Uint8Array(10_000).fill(2));
@@ -490,7 +490,7 @@ void describe('ByteBuffer', () => {
       assert.equal(b.peekUint8At(10_000), 2);
     });
 
-    void it('append compacts instead of growing when retrieved space in front suffices', () => {
+    it('append compacts instead of growing when retrieved space in front suffices', () => {
       const b = new ByteBuffer(64);
       const capacity = b.capacity;
       b.append(Uint8Array.from({ length: 60 }, (_, i) => i));
@@ -514,7 +514,7 @@ void describe('ByteBuffer', () => {
       assert.equal(b.prependableBytes, ByteBuffer.CHEAP_PREPEND, 'content moved back to the front');
     });
 
-    void it('ensureWritable makes at least the requested room and keeps the content', () => {
+    it('ensureWritable makes at least the requested room and keeps the content', () => {
       const b = new ByteBuffer(8);
       b.append('abc');
       b.ensureWritable(1000);
@@ -522,7 +522,7 @@ void describe('ByteBuffer', () => {
       assert.equal(b.readString(), 'abc');
     });
 
-    void it('shrink releases storage but keeps the content and the requested reserve', () => {
+    it('shrink releases storage but keeps the content and the requested reserve', () => {
       const b = new ByteBuffer(16);
       b.append(new Uint8Array(10_000));
       b.retrieve(9_990);
@@ -542,8 +542,8 @@ void describe('ByteBuffer', () => {
     });
   });
 
-  void describe('wrap and reset', () => {
-    void it('wrap exposes the array as readable bytes without copying', () => {
+  describe('wrap and reset', () => {
+    it('wrap exposes the array as readable bytes without copying', () => {
       const arr = bytes(0, 0, 0, 5, 6);
       const b = ByteBuffer.wrap(arr);
       assert.equal(b.readableBytes, 5);
@@ -554,7 +554,7 @@ void describe('ByteBuffer', () => {
       assert.equal(b.readUint8(), 6);
     });
 
-    void it('wrap reads integers at the right place when the array is a view with an offset', () => {
+    it('wrap reads integers at the right place when the array is a view with an offset', () => {
       const backing = bytes(0xff, 0xff, 0xff, 0, 0, 1, 2, 0xff);
       const b = ByteBuffer.wrap(backing.subarray(3, 7));
       assert.equal(b.peekUint32(), 0x0102);
@@ -563,7 +563,7 @@ void describe('ByteBuffer', () => {
       throwsCode(() => b.readUint8(), 'PL_ERR_BUFFER_UNDERFLOW');
     });
 
-    void it('wrap never writes into the wrapped array when appending, prepending or compacting', () => {
+    it('wrap never writes into the wrapped array when appending, prepending or compacting', () => {
       const arr = bytes(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
       const snapshot = Array.from(arr);
       const b = ByteBuffer.wrap(arr);
@@ -578,7 +578,7 @@ void describe('ByteBuffer', () => {
       assert.deepEqual(Array.from(arr), snapshot);
     });
 
-    void it('wrap never writes into the wrapped array after retrieveAll', () => {
+    it('wrap never writes into the wrapped array after retrieveAll', () => {
       const arr = bytes(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
       const snapshot = Array.from(arr);
       const b = ByteBuffer.wrap(arr);
@@ -589,7 +589,7 @@ void describe('ByteBuffer', () => {
       assert.deepEqual(Array.from(arr), snapshot);
     });
 
-    void it('reset points an owned buffer at new bytes and later appends leave them untouched', () => {
+    it('reset points an owned buffer at new bytes and later appends leave them untouched', () => {
       const b = new ByteBuffer();
       b.append('old content');
       const arr = text('abc');
@@ -600,7 +600,7 @@ void describe('ByteBuffer', () => {
       assert.deepEqual(Array.from(arr), Array.from(text('abc')));
     });
 
-    void it('shrink on a wrapped buffer copies the content into owned storage', () => {
+    it('shrink on a wrapped buffer copies the content into owned storage', () => {
       const arr = bytes(1, 2, 3);
       const b = ByteBuffer.wrap(arr);
       b.shrink(4);
@@ -611,8 +611,8 @@ void describe('ByteBuffer', () => {
     });
   });
 
-  void describe('writableView and hasWritten', () => {
-    void it('hasWritten makes bytes written through writableView readable', () => {
+  describe('writableView and hasWritten', () => {
+    it('hasWritten makes bytes written through writableView readable', () => {
       const b = new ByteBuffer(16);
       b.append(bytes(1));
       b.ensureWritable(4);
@@ -624,7 +624,7 @@ void describe('ByteBuffer', () => {
       assert.equal(b.writableView().length, b.writableBytes);
     });
 
-    void it('hasWritten throws PL_ERR_INVALID_ARG for more than is writable, negative or fractional lengths', () => {
+    it('hasWritten throws PL_ERR_INVALID_ARG for more than is writable, negative or fractional lengths', () => {
       const b = new ByteBuffer(4);
       throwsCode(() => b.hasWritten(5), 'PL_ERR_INVALID_ARG');
       throwsCode(() => b.hasWritten(-1), 'PL_ERR_INVALID_ARG');
@@ -635,13 +635,13 @@ void describe('ByteBuffer', () => {
     });
   });
 
-  void it('toString reports the three regions', () => {
+  it('toString reports the three regions', () => {
     const b = new ByteBuffer(10);
     b.append(bytes(1, 2, 3));
     assert.equal(String(b), 'ByteBuffer(readable=3, writable=7, prependable=8)');
   });
 
-  void describe('properties', () => {
+  describe('properties', () => {
     type Op =
       | { op: 'append'; data: Uint8Array }
       | { op: 'appendString'; s: string }
@@ -748,7 +748,7 @@ void describe('ByteBuffer', () => {
       }
     }
 
-    void it('a random sequence of appends and reads matches a plain array model', () => {
+    it('a random sequence of appends and reads matches a plain array model', () => {
       fc.assert(
         fc.property(fc.nat({ max: 64 }), fc.array(opArb, { maxLength: 60 }), (initial, ops) => {
           const b = new ByteBuffer(initial);
@@ -762,7 +762,7 @@ void describe('ByteBuffer', () => {
       );
     });
 
-    void it('a random sequence of operations on a wrapped array never changes that array', () => {
+    it('a random sequence of operations on a wrapped array never changes that array', () => {
       fc.assert(
         fc.property(
           fc.uint8Array({ maxLength: 64 }),

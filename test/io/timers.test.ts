@@ -65,8 +65,8 @@ function runChild(body: string): Promise<ChildResult> {
   });
 }
 
-void describe('timers', () => {
-  void it('runAfter runs the callback once', async () => {
+describe('timers', () => {
+  it('runAfter runs the callback once', async () => {
     let calls = 0;
     const ran = new Promise<void>((resolve) => {
       runAfter(5, () => {
@@ -79,7 +79,7 @@ void describe('timers', () => {
     assert.equal(calls, 1);
   });
 
-  void it('runAfter with 0 ms runs the callback on a later turn, not synchronously', async () => {
+  it('runAfter with 0 ms runs the callback on a later turn, not synchronously', async () => {
     let ran = false;
     const done = new Promise<void>((resolve) => {
       runAfter(0, () => {
@@ -92,7 +92,7 @@ void describe('timers', () => {
     assert.equal(ran, true);
   });
 
-  void it('cancel prevents a pending runAfter callback', async () => {
+  it('cancel prevents a pending runAfter callback', async () => {
     let ran = false;
     const handle = runAfter(10, () => {
       ran = true;
@@ -104,7 +104,7 @@ void describe('timers', () => {
     assert.equal(ran, false);
   });
 
-  void it('runEvery repeats until cancelled', async () => {
+  it('runEvery repeats until cancelled', async () => {
     let calls = 0;
     let handle: ReturnType<typeof runEvery> | undefined;
     await settled(
@@ -124,7 +124,7 @@ void describe('timers', () => {
     assert.equal(handle?.repeat, true);
   });
 
-  void it('cancel is harmless when called twice, after the timer ran, or with undefined', async () => {
+  it('cancel is harmless when called twice, after the timer ran, or with undefined', async () => {
     const handle = runAfter(1, () => {});
     await sleep(10);
     cancel(handle);
@@ -136,38 +136,38 @@ void describe('timers', () => {
     assert.equal(handle.repeat, false);
   });
 
-  void it('runAfter and runEvery throw PL_ERR_INVALID_ARG for a negative or non-finite delay', () => {
+  it('runAfter and runEvery throw PL_ERR_INVALID_ARG for a negative or non-finite delay', () => {
     for (const ms of [-1, Number.NaN, Infinity]) {
       throwsCode(() => runAfter(ms, () => {}), 'PL_ERR_INVALID_ARG');
       throwsCode(() => runEvery(ms, () => {}), 'PL_ERR_INVALID_ARG');
     }
   });
 
-  void it('runEvery throws PL_ERR_INVALID_ARG for a 0 ms period', () => {
+  it('runEvery throws PL_ERR_INVALID_ARG for a 0 ms period', () => {
     throwsCode(() => runEvery(0, () => {}), 'PL_ERR_INVALID_ARG');
   });
 
-  void it('a pending runAfter timer does not keep the process alive by default', async () => {
+  it('a pending runAfter timer does not keep the process alive by default', async () => {
     const r = await runChild(`runAfter(60000, () => { console.log('fired'); process.exit(3); });`);
     assert.equal(r.signal, null, 'the child had to be killed: the timer kept it alive');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
   });
 
-  void it('a pending runEvery timer does not keep the process alive by default', async () => {
+  it('a pending runEvery timer does not keep the process alive by default', async () => {
     const r = await runChild(`runEvery(60000, () => { console.log('fired'); process.exit(3); });`);
     assert.equal(r.signal, null, 'the child had to be killed: the timer kept it alive');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
   });
 
-  void it('a runAfter timer with ref: true keeps the process alive until it fires', async () => {
+  it('a runAfter timer with ref: true keeps the process alive until it fires', async () => {
     const r = await runChild(`runAfter(300, () => console.log('fired'), { ref: true });`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'fired\n');
   });
 
-  void it('a runEvery timer with ref: true keeps the process alive until it is cancelled', async () => {
+  it('a runEvery timer with ref: true keeps the process alive until it is cancelled', async () => {
     const r = await runChild(
       `let n = 0; const h = runEvery(50, () => { n++; console.log('tick ' + n); if (n === 3) cancel(h); }, { ref: true });`,
     );

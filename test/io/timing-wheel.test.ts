@@ -31,8 +31,8 @@ function ticksUntilExpired<T>(
   return -1;
 }
 
-void describe('TimingWheel', () => {
-  void it('an untouched entry expires on advance ceil(timeout / tick) + 1, never earlier', (t) => {
+describe('TimingWheel', () => {
+  it('an untouched entry expires on advance ceil(timeout / tick) + 1, never earlier', (t) => {
     // The entry is added part-way through a tick, so the first advance may come at once: one
     // extra tick guarantees it lives at least `timeout`.
     for (const [timeout, tick] of [
@@ -56,7 +56,7 @@ void describe('TimingWheel', () => {
     }
   });
 
-  void it('the default tick is a tenth of the timeout, at least 10 ms', () => {
+  it('the default tick is a tenth of the timeout, at least 10 ms', () => {
     const a = new TimingWheel({ timeout: 60_000, onExpire: () => {} });
     const b = new TimingWheel({ timeout: 50, onExpire: () => {} });
     assert.equal(a.tick, 6_000);
@@ -64,7 +64,7 @@ void describe('TimingWheel', () => {
     assert.equal(a.timeout, 60_000);
   });
 
-  void it('an entry added after some ticks expires the same number of ticks after it was added', (t) => {
+  it('an entry added after some ticks expires the same number of ticks after it was added', (t) => {
     const { wheel, expired } = handWheel<string>(t, 5_000, 1_000);
     for (let i = 0; i < 4; i++) wheel.advance();
     wheel.add('late');
@@ -72,7 +72,7 @@ void describe('TimingWheel', () => {
     assert.equal(ticksUntilExpired(wheel, expired, 'late'), 6);
   });
 
-  void it('touch restarts the countdown from the tick it is called in', (t) => {
+  it('touch restarts the countdown from the tick it is called in', (t) => {
     const { wheel, expired } = handWheel<string>(t, 5_000, 1_000);
     const entry = wheel.add('a');
     wheel.stop();
@@ -82,7 +82,7 @@ void describe('TimingWheel', () => {
     assert.equal(ticksUntilExpired(wheel, expired, 'a'), 6);
   });
 
-  void it('touch in the same tick as the add or a previous touch changes nothing', (t) => {
+  it('touch in the same tick as the add or a previous touch changes nothing', (t) => {
     const { wheel, expired } = handWheel<string>(t, 5_000, 1_000);
     const entry = wheel.add('a');
     wheel.stop();
@@ -103,7 +103,7 @@ void describe('TimingWheel', () => {
     assert.deepEqual(expired, ['a']);
   });
 
-  void it('remove prevents expiry, and touch does not bring a removed entry back', (t) => {
+  it('remove prevents expiry, and touch does not bring a removed entry back', (t) => {
     const { wheel, expired } = handWheel<string>(t, 3_000, 1_000);
     const gone = wheel.add('gone');
     const kept = wheel.add('kept');
@@ -120,7 +120,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('touch and remove of an already expired entry do nothing', (t) => {
+  it('touch and remove of an already expired entry do nothing', (t) => {
     const { wheel, expired } = handWheel<string>(t, 1_000, 1_000);
     const entry = wheel.add('a');
     wheel.stop();
@@ -134,7 +134,7 @@ void describe('TimingWheel', () => {
     assert.deepEqual(expired, ['a']);
   });
 
-  void it('size counts the live entries across buckets', (t) => {
+  it('size counts the live entries across buckets', (t) => {
     const { wheel } = handWheel<number>(t, 4_000, 1_000);
     assert.equal(wheel.size, 0);
     const entries = [wheel.add(1), wheel.add(2)];
@@ -151,7 +151,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('entries added in the same tick all expire on the same advance, each once', (t) => {
+  it('entries added in the same tick all expire on the same advance, each once', (t) => {
     const { wheel, expired } = handWheel<number>(t, 2_000, 1_000);
     for (let i = 0; i < 100; i++) wheel.add(i);
     wheel.stop();
@@ -165,7 +165,7 @@ void describe('TimingWheel', () => {
     );
   });
 
-  void it('onExpire may add the item again, and it expires again a full timeout later', (t) => {
+  it('onExpire may add the item again, and it expires again a full timeout later', (t) => {
     const times: number[] = [];
     let ticks = 0;
     const wheel = new TimingWheel<string>({
@@ -185,7 +185,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('onExpire may remove another entry due in the same tick, and that entry does not expire', (t) => {
+  it('onExpire may remove another entry due in the same tick, and that entry does not expire', (t) => {
     const expired: string[] = [];
     const entries = new Map<string, ReturnType<TimingWheel<string>['add']>>();
     const wheel = new TimingWheel<string>({
@@ -208,7 +208,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('onExpire may touch another entry due in the same tick, and that entry lives on', (t) => {
+  it('onExpire may touch another entry due in the same tick, and that entry lives on', (t) => {
     const expired: string[] = [];
     const entries = new Map<string, ReturnType<TimingWheel<string>['add']>>();
     const wheel = new TimingWheel<string>({
@@ -235,7 +235,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('the tick timer expires an entry on its own', async (t) => {
+  it('the tick timer expires an entry on its own', async (t) => {
     let onExpire: (item: string) => void = () => {};
     const expiredItem = new Promise<string>((resolve) => {
       onExpire = resolve;
@@ -259,7 +259,7 @@ void describe('TimingWheel', () => {
     assert.equal(wheel.size, 0);
   });
 
-  void it('constructor throws PL_ERR_INVALID_ARG for a non-positive or non-finite timeout or tick', () => {
+  it('constructor throws PL_ERR_INVALID_ARG for a non-positive or non-finite timeout or tick', () => {
     const bad: TimingWheelOptions<unknown>[] = [
       { timeout: 0, onExpire: () => {} },
       { timeout: -1, onExpire: () => {} },
