@@ -103,14 +103,19 @@ export class TimingWheel<T> {
     // Swap in a fresh set first: onExpire may add, touch or remove entries re-entrantly.
     this.buckets[this.cursor] = new Set();
     this.expiring = expired;
-    try {
-      for (const entry of expired) {
-        entry.slot = -1;
+    // One throwing callback must not strand the rest of the bucket: expire them all, then
+    // rethrow the first error.
+    let failure: { error: unknown } | undefined;
+    for (const entry of expired) {
+      entry.slot = -1;
+      try {
         this.onExpire(entry.item);
+      } catch (error) {
+        failure ??= { error };
       }
-    } finally {
-      this.expiring = undefined;
     }
+    this.expiring = undefined;
+    if (failure !== undefined) throw failure.error;
   }
 
   /** Stops the tick timer. Entries stay; `add` restarts it. */

@@ -279,3 +279,26 @@ describe('TimingWheel', () => {
     }
   });
 });
+
+describe('TimingWheel error handling', () => {
+  it('expires every entry of a tick even when onExpire throws for one, then rethrows', () => {
+    const expired: string[] = [];
+    const wheel = new TimingWheel<string>({
+      timeout: 10,
+      tick: 10,
+      onExpire(item) {
+        expired.push(item);
+        if (item === 'a') throw new Error('bad callback');
+      },
+    });
+    wheel.add('a');
+    wheel.add('b');
+    wheel.stop();
+    assert.throws(() => {
+      wheel.advance();
+      wheel.advance();
+    }, /bad callback/);
+    assert.deepEqual(expired.sort(), ['a', 'b']);
+    assert.equal(wheel.size, 0);
+  });
+});
