@@ -18,8 +18,8 @@ export const ERROR_CODES = {
   PL_ERR_CLIENT_STOPPED: 'The client was stopped before it connected.',
   PL_ERR_SERVER_CLOSED: 'The server is closed or closing.',
   PL_ERR_ACCEPT: 'The operating system refused to accept a connection (e.g. EMFILE).',
-  PL_ERR_HTTP_PARSE: 'An HTTP request is malformed or over a limit; `status` is the response to send.',
-  PL_ERR_HTTP_STATE: 'An HTTP parser or request was used out of turn (re-entered, or a head read after it expired).',
+  PL_ERR_HTTP_PARSE: 'An HTTP request is malformed or over a limit; see err.status.',
+  PL_ERR_HTTP_STATE: 'An HTTP parser or request was used out of turn.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
