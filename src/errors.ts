@@ -20,6 +20,11 @@ export const ERROR_CODES = {
   PL_ERR_ACCEPT: 'The operating system refused to accept a connection (e.g. EMFILE).',
   PL_ERR_HTTP_PARSE: 'An HTTP request is malformed or over a limit; see err.status.',
   PL_ERR_HTTP_STATE: 'An HTTP parser or request was used out of turn.',
+  PL_ERR_NATIVE_UNAVAILABLE:
+    'A feature needs the native addon, which is not built or not loadable.',
+  PL_ERR_NATIVE: 'A system call in the native addon failed; err.errno and err.syscall name it.',
+  PL_ERR_CANCELLED: 'The operation was cancelled before it finished.',
+  PL_ERR_FILE_TRUNCATED: 'A file ended before the requested range was sent (truncated?).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,6 +76,10 @@ const CLASS_OF: Record<ErrorCode, typeof PolyloopError> = {
   PL_ERR_ACCEPT: PolyloopNetworkError,
   PL_ERR_HTTP_PARSE: PolyloopProtocolError,
   PL_ERR_HTTP_STATE: PolyloopStateError,
+  PL_ERR_NATIVE_UNAVAILABLE: PolyloopStateError,
+  PL_ERR_NATIVE: PolyloopNetworkError,
+  PL_ERR_CANCELLED: PolyloopStateError,
+  PL_ERR_FILE_TRUNCATED: PolyloopNetworkError,
 };
 
 /** The one factory for polyloop errors. */
