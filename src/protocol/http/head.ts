@@ -18,6 +18,10 @@ export interface HeadLimits {
 
 const METHODS = ['GET', 'PUT', 'HEAD', 'POST', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT'];
 
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
 /** The method at `bytes[start, end)`: the interned literal for a standard one, else decoded. */
 function internMethod(bytes: Uint8Array, start: number, end: number): string {
   const n = end - start;
@@ -169,24 +173,29 @@ export class HeadParser {
         `request line of ${e - s} bytes exceeds ${this.limits.maxRequestLineSize} (maxRequestLineSize)`,
       );
     }
-    const line = (): string => quote(bytes, s, e);
     let i = s;
     while (i < e && TCHAR[bytes[i]!] === 1) i++;
-    if (i === s) throw httpError(400, `request line does not start with a method: ${line()}`);
-    if (i === e) throw httpError(400, `request line without a request-target: ${line()}`);
+    if (i === s)
+      throw httpError(400, `request line does not start with a method: ${quote(bytes, s, e)}`);
+    if (i === e)
+      throw httpError(400, `request line without a request-target: ${quote(bytes, s, e)}`);
     if (bytes[i] !== SP) {
-      throw httpError(400, `invalid byte 0x${bytes[i]!.toString(16)} in method: ${line()}`);
+      throw httpError(
+        400,
+        `invalid byte 0x${bytes[i]!.toString(16)} in method: ${quote(bytes, s, e)}`,
+      );
     }
     const methodEnd = i;
     const ts = ++i;
     while (i < e && TARGET[bytes[i]!] === 1) i++;
-    if (i === e) throw httpError(400, `request line without an HTTP version: ${line()}`);
+    if (i === e)
+      throw httpError(400, `request line without an HTTP version: ${quote(bytes, s, e)}`);
     if (bytes[i] !== SP || i === ts) {
       throw httpError(
         400,
         bytes[i] === SP
-          ? `more than one space after the method: ${line()}`
-          : `invalid byte 0x${bytes[i]!.toString(16)} in request-target: ${line()}`,
+          ? `more than one space after the method: ${quote(bytes, s, e)}`
+          : `invalid byte 0x${bytes[i]!.toString(16)} in request-target: ${quote(bytes, s, e)}`,
       );
     }
     const te = i++;
@@ -201,7 +210,6 @@ export class HeadParser {
 
   /** `HTTP/1.0` or `HTTP/1.1`; another well-formed version is a 505, anything else a 400. */
   private version(bytes: Uint8Array, i: number, e: number): void {
-    const digit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
     if (
       e - i !== 8 ||
       bytes[i] !== 0x48 || // "HTTP/", case-sensitive (RFC 9112 §2.3)
@@ -209,9 +217,9 @@ export class HeadParser {
       bytes[i + 2] !== 0x54 ||
       bytes[i + 3] !== 0x50 ||
       bytes[i + 4] !== 0x2f ||
-      !digit(bytes[i + 5]) ||
+      !isDigit(bytes[i + 5]) ||
       bytes[i + 6] !== 0x2e ||
-      !digit(bytes[i + 7])
+      !isDigit(bytes[i + 7])
     ) {
       throw httpError(400, `malformed HTTP version ${quote(bytes, i, e)}`);
     }
@@ -225,10 +233,12 @@ export class HeadParser {
 
   /** Which form the target has, and whether the method may use it (RFC 9112 §3.2). */
   private form(bytes: Uint8Array, s: number, e: number): TargetForm {
-    const target = (): string => quote(bytes, s, e);
     if (this.method === 'CONNECT') {
       if (!isHostPort(bytes, s, e, true)) {
-        throw httpError(400, `CONNECT needs an authority-form target (host:port), got ${target()}`);
+        throw httpError(
+          400,
+          `CONNECT needs an authority-form target (host:port), got ${quote(bytes, s, e)}`,
+        );
       }
       return 'authority';
     }
@@ -247,7 +257,10 @@ export class HeadParser {
     if (alpha && e - i > 3 && bytes[i] === 0x3a && bytes[i + 1] === 0x2f && bytes[i + 2] === 0x2f) {
       return 'absolute';
     }
-    throw httpError(400, `request-target is not origin-form or absolute-form: ${target()}`);
+    throw httpError(
+      400,
+      `request-target is not origin-form or absolute-form: ${quote(bytes, s, e)}`,
+    );
   }
 
   private fieldLine(bytes: Uint8Array, base: number, s: number, e: number, next: number): void {

@@ -61,6 +61,9 @@ const DEFAULTS: Required<HttpParserOptions> = {
   maxChunkLineSize: 4 * 1024,
 };
 
+const STALLED = -1;
+const TOO_LONG = -2;
+
 const enum S {
   Head,
   Body,
@@ -177,12 +180,13 @@ export class HttpRequestParser {
   /**
    * Parses what `input` holds and retrieves from it what was consumed: complete requests and
    * body bytes. An incomplete head stays in `input`; append more and call again. Throws an
-   * `HttpParseError` for a refused request.
+   * `HttpParseError` for a refused request. Returns the number of bytes consumed.
    */
-  execute(input: ByteBuffer): void {
+  execute(input: ByteBuffer): number {
     const bytes = input.peek();
     const consumed = this.executeBytes(bytes, 0, bytes.length);
     if (consumed > 0) input.retrieve(consumed);
+    return consumed;
   }
 
   /**
@@ -287,39 +291,34 @@ export class HttpRequestParser {
   }
 
   /**
-   * The index of the LF ending the line that starts at `pos`, or -1 (stalled) when it has not
-   * arrived; `max` bounds the line's length without CRLF, `tooLong` makes the error.
+   * The index of the LF ending the line that starts at `pos`; `STALLED` when it has not arrived
+   * yet, `TOO_LONG` when the line (without CRLF) is, or must become, longer than `max`.
    */
-  private line(
-    bytes: Uint8Array,
-    pos: number,
-    end: number,
-    max: number,
-    tooLong: () => Error,
-  ): number {
+  private line(bytes: Uint8Array, pos: number, end: number, max: number): number {
     const from = pos + this.lineScanned;
     let lf = from < end ? bytes.indexOf(LF, from) : -1;
     if (lf >= end) lf = -1;
     if (lf < 0) {
       this.lineScanned = end - pos;
-      if (end - pos - (bytes[end - 1] === CR ? 1 : 0) > max) throw tooLong();
+      // A trailing CR may be the first half of the CRLF; it does not count.
+      if (end - pos - (bytes[end - 1] === CR ? 1 : 0) > max) return TOO_LONG;
       this.stalled = true;
-      return -1;
+      return STALLED;
     }
     this.lineScanned = 0;
     if (lf === pos || bytes[lf - 1] !== CR) {
       throw httpError(400, `bare LF in the chunked body at ${quote(bytes, pos, lf + 1)}`);
     }
-    if (lf - 1 - pos > max) throw tooLong();
-    return lf;
+    return lf - 1 - pos > max ? TOO_LONG : lf;
   }
 
   private chunkSize(bytes: Uint8Array, pos: number, end: number): number {
     const max = this.limits.maxChunkLineSize;
-    const lf = this.line(bytes, pos, end, max, () =>
-      httpError(400, `chunk-size line longer than ${max} bytes (maxChunkLineSize)`),
-    );
-    if (lf < 0) return pos;
+    const lf = this.line(bytes, pos, end, max);
+    if (lf === TOO_LONG) {
+      throw httpError(400, `chunk-size line longer than ${max} bytes (maxChunkLineSize)`);
+    }
+    if (lf === STALLED) return pos;
     const size = parseChunkSize(bytes, pos, lf - 1);
     if (size === 0) {
       this.state = S.Trailers;
@@ -353,16 +352,12 @@ export class HttpRequestParser {
   /** One line of the trailer section, or the blank line that ends the message. */
   private trailer(bytes: Uint8Array, pos: number, end: number): number {
     const { maxHeaderSize, maxHeaderCount } = this.limits;
-    const tooLarge = (): Error =>
-      httpError(431, `trailer section over ${maxHeaderSize} bytes (maxHeaderSize)`);
-    const lf = this.line(
-      bytes,
-      pos,
-      end,
-      Math.max(0, maxHeaderSize - this.trailerBytes - 2),
-      tooLarge,
-    );
-    if (lf < 0) return pos;
+    // Each line counts with its CRLF; the blank line that ends the section does not.
+    const lf = this.line(bytes, pos, end, Math.max(0, maxHeaderSize - this.trailerBytes - 2));
+    if (lf === TOO_LONG) {
+      throw httpError(431, `trailer section over ${maxHeaderSize} bytes (maxHeaderSize)`);
+    }
+    if (lf === STALLED) return pos;
     if (lf - 1 === pos) {
       if (this.trailerList !== null) this.req!._setTrailers(this.trailerList);
       this.complete();

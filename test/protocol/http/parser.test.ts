@@ -30,12 +30,12 @@ describe('HttpRequestParser: incremental input', () => {
     const { parser, requests } = recorder();
     const buf = new ByteBuffer();
     buf.append('GET /x HTTP/1.1\r\nHo');
-    parser.execute(buf);
+    assert.equal(parser.execute(buf), 0);
     assert.equal(requests.length, 0);
     assert.equal(buf.readableBytes, 19, 'nothing consumed');
     assert.equal(parser.midMessage, true);
     buf.append('st: a\r\n\r\n');
-    parser.execute(buf);
+    assert.equal(parser.execute(buf), 28);
     assert.equal(requests.length, 1);
     assert.equal(requests[0]!.url, '/x');
     assert.equal(buf.readableBytes, 0);
