@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define BATCH 64          /* connections accepted per wake-up */
@@ -118,9 +117,9 @@ static void finalize(napi_env env, void *data, void *hint) {
   else if (a->open_handles == 0) free(a);
 }
 
-/* A failure that accepting again cannot fix (the fd was closed, is no longer listening). */
+/* A failure that accepting again cannot fix (the fd was closed, is no longer listening). The
+ * caller counts it. */
 static void fail(acceptor_t *a, int err) {
-  a->errors++;
   a->last_error = err;
   watch_stop(a);
   a->started = false;
@@ -132,7 +131,10 @@ static void on_backoff(uv_timer_t *timer) {
   if (a->spare_fd < 0) a->spare_fd = open_spare();
   if (!a->started || a->closing) return;
   int r = watch_start(a);
-  if (r != 0) fail(a, -r);
+  if (r != 0) {
+    a->errors++;
+    fail(a, -r);
+  }
 }
 
 static void back_off(acceptor_t *a) {

@@ -212,6 +212,10 @@ void pl_scope_open(napi_env env, napi_async_context async, pl_scope *scope) {
   scope->callback = NULL;
   scope->ok = false;
   if (napi_open_handle_scope(env, &scope->handles) != napi_ok) return;
+  if (async == NULL) { /* napi_async_init failed earlier: go on without a callback scope */
+    scope->ok = true;
+    return;
+  }
   napi_value resource;
   if (napi_create_object(env, &resource) != napi_ok ||
       napi_open_callback_scope(env, resource, async, &scope->callback) != napi_ok)

@@ -14,8 +14,9 @@
  * theirs, so a reused number can never receive our bytes. After cancel() returns, the poll is
  * closed and both dups are closed: nothing touches the socket again.
  *
- * The caller must not write to the socket while a transfer runs (the libuv write queue must be
- * empty when it starts). Call everything from the thread that started the transfer.
+ * The socket must be non-blocking (every socket libuv or the acceptor made is). The caller must
+ * not write to it while a transfer runs (the libuv write queue must be empty when it starts).
+ * Call everything from the thread that started the transfer.
  */
 #include "polyloop.h"
 
@@ -233,9 +234,15 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
       !pl_arg_int(env, argv[3], "sendFile(..., length)", 0, PL_MAX_SAFE_INTEGER, &length))
     return NULL;
   char what[96];
-  if (fcntl(socket_fd, F_GETFD) < 0) {
+  int flags = fcntl(socket_fd, F_GETFL);
+  if (flags < 0) {
     snprintf(what, sizeof what, "sendFile(socketFd %d)", socket_fd);
     return pl_throw_errno(env, "PL_ERR_NATIVE", errno, "fcntl", what);
+  }
+  if (!(flags & O_NONBLOCK)) {
+    /* sendfile() would block the whole thread until the peer reads. */
+    snprintf(what, sizeof what, "sendFile(socketFd %d): the socket is in blocking mode", socket_fd);
+    return pl_throw(env, "PL_ERR_INVALID_ARG", what);
   }
   if (fcntl(file_fd, F_GETFD) < 0) {
     snprintf(what, sizeof what, "sendFile(fileFd %d)", file_fd);

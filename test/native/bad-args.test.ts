@@ -42,8 +42,11 @@ describe('native bad arguments', { skip, timeout: 60_000 }, () => {
     }
   });
 
-  it('closed fds give PL_ERR_NATIVE with EBADF in the code, errno, syscall and message', () => {
+  it('closed fds give PL_ERR_NATIVE with EBADF in the code, errno, syscall and message', (t) => {
     const n = addon();
+    const defer = cleanups(t);
+    const socket = n.listen({ host: '127.0.0.1' }); // any non-blocking socket
+    defer(() => n.close(socket));
     const fd = closedFd();
     const checks: [() => unknown, string][] = [
       [() => n.dup(fd), 'fcntl'],
@@ -51,7 +54,7 @@ describe('native bad arguments', { skip, timeout: 60_000 }, () => {
       [() => n.localPort(fd), 'getsockname'],
       [() => n.createAcceptor(fd, () => {}), 'getsockopt'],
       [() => n.sendFile(fd, 0, 0, 1), 'fcntl'],
-      [() => n.sendFile(1, fd, 0, 1), 'fcntl'],
+      [() => n.sendFile(socket, fd, 0, 1), 'fcntl'],
       [() => n.sendFd(fd, 1), 'getsockopt'],
       [() => n.recvFd(fd), 'getsockopt'],
     ];
@@ -145,7 +148,7 @@ describe('native bad arguments', { skip, timeout: 60_000 }, () => {
     assert.equal(task.cancel(), false, 'cancel() after the end');
   });
 
-  it('sendFile checks offset and length, and rejects a file that sendfile cannot read', async (t) => {
+  it('sendFile checks offset, length and the socket mode, and rejects a file it cannot read', async (t) => {
     const n = addon();
     const defer = cleanups(t);
     const listener = new NativeListener(n);
@@ -165,10 +168,15 @@ describe('native bad arguments', { skip, timeout: 60_000 }, () => {
     ]) {
       throwsCode(() => sendFile(fd, 0, offset, length), 'PL_ERR_INVALID_ARG');
     }
-    // A socket is not a file sendfile(2) can read from (EINVAL or ESPIPE): a rejection.
+    // A blocking socket would block the thread: refused.
     const [a, b] = n.socketPair();
     defer(() => n.close(a));
     defer(() => n.close(b));
+    const file = openSync('/dev/null', 'r');
+    defer(() => closeSync(file));
+    const blocking = throwsCode(() => n.sendFile(a, file, 0, 1), 'PL_ERR_INVALID_ARG');
+    assert.match(blocking.message, /blocking mode/);
+    // A socket is not a file sendfile(2) can read from (EINVAL or ESPIPE): a rejection.
     const err = await rejectsCode(n.sendFile(fd, a, 0, 10), 'PL_ERR_NATIVE');
     assert.ok(err.errno === 'EINVAL' || err.errno === 'ESPIPE', `errno ${err.errno}`);
     assert.equal(err.syscall, 'sendfile');
