@@ -156,6 +156,36 @@ describe('native listen and Acceptor', { skip, timeout: 60_000 }, () => {
     assert.equal(n.localPort(b), port);
   });
 
+  it('reports IPv6 peers as [ip]:port, and IPv4 ones on a dual-stack socket as mapped', async (t) => {
+    const n = addon();
+    const defer = cleanups(t);
+    let v6: number;
+    try {
+      v6 = n.listen({ host: '::1', port: 0 });
+    } catch {
+      return t.skip('no IPv6 loopback here');
+    }
+    defer(() => n.close(v6));
+    const dual = n.listen({ port: 0 }); // the default host '::', dual-stack
+    defer(() => n.close(dual));
+    const peers: string[] = [];
+    for (const fd of [v6, dual]) {
+      const acceptor = n.createAcceptor(fd, (fds, p) => {
+        peers.push(...p);
+        fds.forEach((f) => n.close(f));
+      });
+      defer(() => acceptor.close());
+      acceptor.start();
+    }
+    const a = await connect(n.localPort(v6), '::1');
+    defer(() => a.destroy());
+    await waitFor(() => peers.length === 1, 10_000, 'the IPv6 client');
+    const b = await connect(n.localPort(dual), '127.0.0.1');
+    defer(() => b.destroy());
+    await waitFor(() => peers.length === 2, 10_000, 'the IPv4 client');
+    assert.deepEqual(peers, [`[::1]:${a.localPort}`, `[::ffff:127.0.0.1]:${b.localPort}`]);
+  });
+
   it('leaves no fd behind once listeners and acceptors are closed', async () => {
     const n = addon();
     const before = fdCount();

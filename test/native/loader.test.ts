@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native, nativeStatus, requireNative, tryNative } from '../../native/index.js';
-import { PolyloopArgumentError } from '../../src/index.js';
+import { ERROR_CODES, PolyloopArgumentError } from '../../src/index.js';
 import { skip } from './support.js';
 
 const LOADER = fileURLToPath(new URL('../../native/index.js', import.meta.url));
 const ERRORS = fileURLToPath(new URL('../../src/errors.js', import.meta.url));
 const ADDON = fileURLToPath(new URL('../../../build/Release/polyloop.node', import.meta.url));
+const C_SOURCES = fileURLToPath(new URL('../../../native/', import.meta.url));
 
 interface Probe {
   status: { available: boolean; reason?: string };
@@ -65,6 +74,16 @@ describe('native loader', { timeout: 60_000 }, () => {
     assert.equal(p.code, 'PL_ERR_NATIVE_UNAVAILABLE');
     assert.match(p.message ?? '', /sendfile/);
     assert.match(p.message ?? '', /python3, make and a C compiler/);
+  });
+
+  it('the C sources raise only codes that ERROR_CODES defines', () => {
+    const used = new Set<string>();
+    for (const name of readdirSync(C_SOURCES).filter((f) => /\.[ch]$/.test(f))) {
+      const text = readFileSync(join(C_SOURCES, name), 'utf8');
+      for (const m of text.matchAll(/"(PL_ERR_[A-Z_]+)"/g)) used.add(m[1]!);
+    }
+    assert.ok(used.size >= 5, `found only ${[...used].join(', ')}`);
+    for (const code of used) assert.ok(Object.hasOwn(ERROR_CODES, code), `${code} is not defined`);
   });
 
   it(
