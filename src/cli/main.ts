@@ -48,6 +48,7 @@ Options:
   --port P              port (servers: default 9000, 0 picks a free one)
   --max-connections N   close connections beyond N at once
   --idle-timeout MS     close connections idle for MS milliseconds
+  --acceptor KIND       native (batching accept4, default when the addon is built) or node
   -h, --help            this text
   -v, --version         the polyloop version
 
@@ -88,6 +89,13 @@ async function runServer(
     undefined,
   );
   if (max !== undefined) options.maxConnections = max;
+  const acceptor = values['acceptor'];
+  if (acceptor !== undefined) {
+    if (acceptor !== 'native' && acceptor !== 'node') {
+      throw new UsageError(`--acceptor must be native or node; got ${JSON.stringify(acceptor)}`);
+    }
+    options.acceptor = acceptor;
+  }
   const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
   if (idle !== undefined) options.idleTimeout = idle;
   const server = new TcpServer(app, options);
@@ -130,8 +138,9 @@ async function doctor(values: Record<string, string | boolean | undefined>): Pro
   );
 }
 
-function nativeStatus(): Promise<{ available: boolean; reason?: string }> {
-  return Promise.resolve({ available: false, reason: 'not built in this version' });
+async function nativeStatus(): Promise<{ available: boolean; reason?: string }> {
+  const { nativeStatus: status } = await import('../../native/index.js');
+  return status();
 }
 
 function version(): string {
@@ -152,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
       'max-connections': { type: 'string' },
       'idle-timeout': { type: 'string' },
       json: { type: 'boolean' },
+      acceptor: { type: 'string' },
       backlog: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

@@ -3,6 +3,7 @@ import type { Codec, Decoder } from '../codec/codec.js';
 import { createError, isPolyloopError, type PolyloopError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ByteBuffer } from './byte-buffer.js';
+import { transferFile, type SendFileOptions } from './send-file.js';
 import type { TimingWheel, WheelEntry } from './timing-wheel.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
@@ -121,6 +122,8 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private chunkView: ByteBuffer | undefined;
   /** Encoded output waiting for the end of the current dispatch. */
   private output: ByteBuffer | undefined;
+  /** The loop's shared read buffer, when reads land there: views of it must not be queued. */
+  private readonly sharedRead: ArrayBufferLike | undefined;
   private dispatching = false;
   private flushQueued = false;
   private pendingWrites = 0;
@@ -131,7 +134,18 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private delayedClose: NodeJS.Timeout | undefined;
   private readonly afterWrite = (err?: Error | null): void => this.onWritten(err);
 
-  constructor(socket: Socket, owner: ConnectionOwner<In, Out, Ctx>, noDelay: boolean) {
+  /**
+   * @internal Created by a server or client. With `sharedRead`, the socket reads into that loop-wide
+   * buffer and calls `receive` itself (see `adopt`); otherwise 'data' events feed the connection.
+   */
+  constructor(
+    socket: Socket,
+    owner: ConnectionOwner<In, Out, Ctx>,
+    noDelay: boolean,
+    sharedRead?: ArrayBufferLike,
+  ) {
+    this.sharedRead = sharedRead;
+    this.fileTarget.socket = socket;
     this.socket = socket;
     this.owner = owner;
     this.codec = owner.app.codec;
@@ -147,7 +161,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   /** @internal Wires the socket and runs `context` and `onConnection`. Called once by the owner. */
   establish(): void {
     const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (this.sharedRead === undefined) socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
     socket.on('close', () => this.onClosed());
@@ -186,29 +200,118 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     if (this.stateValue !== 'connected') return false;
     const codec = this.codec;
     if (codec === undefined) {
-      // Raw bytes go straight to the socket: no copy, and ordering holds because nothing else
-      // is ever buffered on a codec-less connection.
-      this.write(msg as unknown as Uint8Array | string);
+      const data = msg as unknown as Uint8Array | string;
+      const out = this.output;
+      if (
+        this.fileTransfers === 0 &&
+        (out === undefined || out.readableBytes === 0) &&
+        (typeof data === 'string' || data.buffer !== this.sharedRead)
+      ) {
+        // Raw bytes go straight to the socket, without a copy.
+        this.write(data);
+        return true;
+      }
+      // A view of the shared read buffer is overwritten by the next read, so it is copied; and
+      // once anything is batched, later sends queue behind it to keep their order.
+      (this.output ??= new ByteBuffer(4096)).append(data);
+      this.scheduleFlush();
       return true;
     }
-    const out = (this.output ??= new ByteBuffer(4096));
-    codec.encode(msg, out);
-    if (!this.dispatching && !this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => {
-        this.flushQueued = false;
-        this.flush();
-      });
-    }
+    codec.encode(msg, (this.output ??= new ByteBuffer(4096)));
+    this.scheduleFlush();
     return true;
   }
+
+  /** Flushes batched output when the current dispatch ends, or at the end of this tick. */
+  private scheduleFlush(): void {
+    if (this.dispatching || this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /**
+   * Sends a file (or `{ offset, length }` of it) in order with everything else: after what was
+   * sent before, before what is sent after. With the native addon the bytes go with sendfile(2)
+   * and never enter JavaScript; without it, through a buffered copy. Resolves with the bytes
+   * sent. A file shorter than `offset + length` closes the connection with
+   * `PL_ERR_FILE_TRUNCATED`; a peer that goes away rejects it and nothing leaks. An fd passed in
+   * stays the caller's to close.
+   */
+  sendFile(file: string | number, options: SendFileOptions = {}): Promise<number> {
+    if (this.stateValue !== 'connected') {
+      return Promise.reject(createError('PL_ERR_NOT_CONNECTED', `sendFile on ${this.toString()}`));
+    }
+    // What was sent before this call goes first: straight out if no transfer is running, else
+    // it is taken now and written just before this file.
+    let before: Uint8Array | undefined;
+    if (this.fileTransfers === 0) this.flush();
+    else if (this.output !== undefined && this.output.readableBytes > 0) {
+      before = this.output.readCopy(this.output.readableBytes);
+    }
+    this.fileTransfers++;
+    const run = async (): Promise<number> => {
+      try {
+        if (before !== undefined && this.stateValue !== 'disconnected') this.write(before);
+        await this.whenDrained();
+        if (this.stateValue === 'disconnected' || this.socket.destroyed) {
+          throw createError('PL_ERR_NOT_CONNECTED', `${this.toString()} closed before its file`);
+        }
+        const sent = await transferFile(this.fileTarget, file, options);
+        this.bytesOut += sent;
+        return sent;
+      } catch (err) {
+        if (isPolyloopError(err, 'PL_ERR_FILE_TRUNCATED'))
+          this.closeWith({ by: 'error', error: err });
+        throw err;
+      } finally {
+        this.fileTransfers--;
+        this.flush();
+      }
+    };
+    const result = this.fileQueue.then(run);
+    this.fileQueue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Resolves once everything written so far reached the kernel (or the connection closed). */
+  private whenDrained(): Promise<void> {
+    if (this.pendingWrites === 0 && this.socket.writableLength === 0) return Promise.resolve();
+    if (this.stateValue === 'disconnected') return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private fileTransfers = 0;
+  private fileQueue: Promise<void> = Promise.resolve();
+  private cancelFile: (() => void) | undefined;
+  private readonly drainWaiters: (() => void)[] = [];
+  private readonly fileTarget = {
+    socket: undefined as unknown as Socket,
+    open: (): boolean => this.stateValue === 'connected' || this.stateValue === 'disconnecting',
+    onCancel: (cancel: (() => void) | undefined): void => {
+      this.cancelFile = cancel;
+    },
+  };
 
   /** Half-closes: once queued output is sent, sends FIN. Reading goes on until the peer closes. */
   shutdown(): void {
     if (this.stateValue !== 'connected') return;
-    this.flush();
     this.stateValue = 'disconnecting';
-    this.socket.end();
+    this.afterFiles(() => {
+      this.flush();
+      this.socket.end();
+    });
+  }
+
+  /** Runs `fn` now, or once the file transfers in flight are done (the FIN must follow them). */
+  private afterFiles(fn: () => void): void {
+    if (this.fileTransfers === 0) fn();
+    else void this.fileQueue.then(fn);
   }
 
   /** Closes gracefully: queued output is sent, then FIN, then the socket is released. */
@@ -263,14 +366,16 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       this.socket.destroy();
       return;
     }
-    this.flush();
     this.stateValue = 'disconnecting';
     const socket = this.socket;
-    if (socket.writableFinished) socket.destroy();
-    else {
-      socket.once('finish', () => socket.destroy());
-      socket.end();
-    }
+    this.afterFiles(() => {
+      this.flush();
+      if (socket.writableFinished) socket.destroy();
+      else {
+        socket.once('finish', () => socket.destroy());
+        socket.end();
+      }
+    });
   }
 
   /** @internal */
@@ -311,7 +416,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   /** Hands batched output to the socket. */
   private flush(): void {
     const out = this.output;
-    if (out === undefined || out.readableBytes === 0) return;
+    if (out === undefined || out.readableBytes === 0 || this.fileTransfers > 0) return;
     if (this.stateValue === 'disconnected' || this.socket.destroyed) {
       out.retrieveAll();
       return;
@@ -329,6 +434,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private onWritten(err?: Error | null): void {
     this.pendingWrites--;
     if (err != null || this.pendingWrites > 0 || this.socket.writableLength > 0) return;
+    if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
     if (this.aboveHighWaterMark) {
       this.aboveHighWaterMark = false;
       if (this.pausedForOutput) {
@@ -357,18 +463,27 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     this.flush();
   };
 
-  private onData(chunk: Buffer): void {
+  /**
+   * @internal Bytes from the socket. `chunk` may be a view of the loop's shared read buffer,
+   * valid only until this returns.
+   */
+  receive(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.lastActiveAt = Date.now();
     if (this.idleEntry !== undefined) this.idleWheel!.touch(this.idleEntry);
     if (this.decoder === undefined) {
       const app = this.owner.app;
       if (app.onMessage === undefined) return;
+      this.dispatching = true;
       try {
         app.onMessage(this, chunk as unknown as In);
       } catch (err) {
+        this.dispatching = false;
         this.handlerFailed('onMessage', err);
+        return;
       }
+      this.dispatching = false;
+      this.flush();
       return;
     }
     let src: ByteBuffer;
@@ -456,6 +571,9 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     const established = this.stateValue !== 'connecting';
     this.stateValue = 'disconnected';
     if (this.delayedClose !== undefined) clearTimeout(this.delayedClose);
+    // A transfer in flight must stop touching the socket before anyone reuses its fd number.
+    this.cancelFile?.();
+    for (const w of this.drainWaiters.splice(0)) w();
     const reason = this.reason ?? PEER;
     if (established) {
       try {

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { native, nativeStatus } from '../../native/index.js';
+import type { Logger } from '../log.js';
 
 /**
  * What the kernel and the process allow a server: the numbers `polyloop doctor` checks. Reads
@@ -66,4 +68,24 @@ export function readSystemLimits(): SystemLimits {
 export function nodeHasReusePort(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+let raised = false;
+
+/**
+ * Raises this process's soft fd limit to the hard one when it is lower, and says so once in the
+ * log. Node does the same at start-up; this covers a limit lowered since (setrlimit, a parent's
+ * prlimit on a running process). Needs the addon; without it, does nothing.
+ */
+export function raiseFdLimit(logger: Logger): void {
+  if (raised || !nativeStatus().available) return;
+  raised = true;
+  try {
+    const { soft, hard } = native().getFdLimit();
+    if (soft >= hard) return;
+    const now = native().setFdLimit(hard);
+    logger.info({ from: soft, to: now.soft }, 'raised the soft fd limit to the hard limit');
+  } catch (err) {
+    logger.warn({ err }, 'could not raise the soft fd limit');
+  }
 }

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { createError, invalidArg } from '../errors.js';
 import { defaultLogger, type Logger } from '../log.js';
 import {
@@ -8,7 +8,18 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from './connection.js';
+import { native } from '../../native/index.js';
+import { adopt } from './adopt.js';
+import {
+  createListener,
+  defaultListenerKind,
+  type Listener,
+  type ServerAddress,
+} from './listener.js';
+import { raiseFdLimit } from './sys.js';
 import { TimingWheel } from './timing-wheel.js';
+
+export type { ServerAddress } from './listener.js';
 
 export interface TcpServerOptions extends ConnectionOptions {
   /** Address to bind. Default `'0.0.0.0'`; `'::'` for every IPv6 (and IPv4) address. */
@@ -25,6 +36,12 @@ export interface TcpServerOptions extends ConnectionOptions {
   idleTimeout?: number;
   /** How long `close()` lets connections drain before force-closing them, in ms. Default 5000. */
   shutdownTimeout?: number;
+  /**
+   * Who accepts: `native` (the addon's batching accept4 acceptor; connections read into one
+   * buffer per loop; fd exhaustion is counted) or `node` (Node's net.Server). Default: `native`
+   * when the addon is loaded.
+   */
+  acceptor?: 'native' | 'node';
   logger?: Logger;
 }
 
@@ -38,18 +55,17 @@ export interface ServerStats {
   rejected: number;
   /** Connections closed by the idle timeout. */
   idleClosed: number;
-  /** Errors accepting connections (EMFILE, ENFILE, ...). The server keeps listening. */
+  /** Errors accepting connections reported to JavaScript. The server keeps listening. */
   acceptErrors: number;
+  /**
+   * Connections closed at once because the process had no fd left (EMFILE/ENFILE), counted by
+   * the native acceptor (Node's listener sheds them without telling).
+   */
+  shed: number;
   bytesIn: number;
   bytesOut: number;
   /** Errors by `PL_ERR_*` code: protocol errors, handler errors, resets. */
   errors: Record<string, number>;
-}
-
-export interface ServerAddress {
-  host: string;
-  port: number;
-  family: 'IPv4' | 'IPv6';
 }
 
 /**
@@ -67,10 +83,12 @@ export class TcpServer<
   readonly highWaterMark: number;
   readonly pauseOnHighWaterMark: boolean;
   private readonly options: TcpServerOptions;
-  private readonly server: net.Server;
+  private readonly listener: Listener;
+  /** Reads of natively accepted connections land here: one buffer for the whole loop. */
+  private readonly readBuffer: Buffer | undefined;
   private readonly live = new Set<Connection<In, Out, Ctx>>();
   private readonly wheel: TimingWheel<Connection<In, Out, Ctx>> | undefined;
-  private readonly counters: Omit<ServerStats, 'active'> = {
+  private readonly counters: Omit<ServerStats, 'active' | 'shed'> = {
     accepted: 0,
     rejected: 0,
     idleClosed: 0,
@@ -100,42 +118,33 @@ export class TcpServer<
         },
       });
     }
-    this.server = net.createServer({ noDelay: options.noDelay ?? true }, (socket) =>
-      this.onSocket(socket),
+    const kind = options.acceptor ?? defaultListenerKind();
+    this.listener = createListener(
+      kind,
+      {
+        socket: (socket) => this.onSocket(socket),
+        fd: (fd) => this.onFd(fd),
+        error: (err) => this.onAcceptError(err),
+      },
+      this.logger,
     );
-    this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
+    this.readBuffer = kind === 'native' ? loopReadBuffer() : undefined;
+  }
+
+  /** `native` or `node`: who accepts this server's connections. */
+  get acceptor(): 'native' | 'node' {
+    return this.listener.kind;
   }
 
   /** Starts listening. Resolves with the bound address; rejects with `PL_ERR_LISTEN`. */
-  listen(): Promise<ServerAddress> {
+  async listen(): Promise<ServerAddress> {
     const { host = '0.0.0.0', port = 0, backlog = 511, ipv6Only = false } = this.options;
     if (this.closing !== undefined) {
-      return Promise.reject(
-        createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server'),
-      );
+      throw createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server');
     }
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(
-          createError(
-            'PL_ERR_LISTEN',
-            `cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
-            err,
-          ),
-        );
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog, ipv6Only }, () => {
-        this.server.off('error', onError);
-        const a = this.server.address() as net.AddressInfo;
-        this.addr = {
-          host: a.address,
-          port: a.port,
-          family: a.family === 'IPv6' ? 'IPv6' : 'IPv4',
-        };
-        resolve(this.addr);
-      });
-    });
+    raiseFdLimit(this.logger);
+    this.addr = await this.listener.listen({ host, port, backlog, ipv6Only });
+    return this.addr;
   }
 
   /** The bound address; throws before `listen` has resolved. */
@@ -161,6 +170,7 @@ export class TcpServer<
       ...this.counters,
       errors: { ...this.counters.errors },
       active: this.live.size,
+      shed: this.listener.shed,
       bytesIn,
       bytesOut,
     };
@@ -189,16 +199,40 @@ export class TcpServer<
     this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
   }
 
-  private onSocket(socket: net.Socket): void {
+  private admit(): boolean {
     this.counters.accepted++;
     const max = this.options.maxConnections ?? Infinity;
-    if (this.live.size >= max || this.closing !== undefined) {
-      this.counters.rejected++;
+    if (this.live.size < max && this.closing === undefined) return true;
+    this.counters.rejected++;
+    return false;
+  }
+
+  private onSocket(socket: net.Socket): void {
+    if (!this.admit()) {
       socket.on('error', () => {});
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this, this.options.noDelay ?? true);
+    this.start(new Connection(socket, this, this.options.noDelay ?? true));
+  }
+
+  private onFd(fd: number): void {
+    if (!this.admit()) {
+      native().close(fd);
+      return;
+    }
+    // The sink runs on the first read, after `conn` exists.
+    const socket = adopt(fd, this.readBuffer, () => (chunk) => conn.receive(chunk));
+    const conn = new Connection(
+      socket,
+      this,
+      this.options.noDelay ?? true,
+      this.readBuffer!.buffer,
+    );
+    this.start(conn);
+  }
+
+  private start(conn: Connection<In, Out, Ctx>): void {
     this.live.add(conn);
     if (this.wheel !== undefined) {
       conn.idleWheel = this.wheel;
@@ -207,10 +241,8 @@ export class TcpServer<
     conn.establish();
   }
 
-  private onServerError(err: NodeJS.ErrnoException): void {
-    if (!this.server.listening) return; // listen() reports its own failure
-    // Accept failures (EMFILE, ENFILE, ENOBUFS...) never stop the server: libuv sheds the pending
-    // connection with its reserved fd and keeps the listener armed.
+  private onAcceptError(err: NodeJS.ErrnoException): void {
+    // Accept failures (EMFILE, ENFILE, ENOBUFS...) never stop the server.
     this.counters.acceptErrors++;
     const error = createError('PL_ERR_ACCEPT', `accept failed: ${err.code ?? err.message}`, err);
     this.countError(error.code);
@@ -218,7 +250,7 @@ export class TcpServer<
   }
 
   private async shutdown(timeout: number): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const stopped = this.listener.close();
     const drained = new Promise<void>((resolve) => {
       if (this.live.size === 0) resolve();
       else this.drained.push(resolve);
@@ -260,4 +292,14 @@ function checkOptions(o: TcpServerOptions): void {
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host.length === 0)) {
     throw invalidArg('host', o.host, 'a non-empty string');
   }
+}
+
+let sharedReadBuffer: Buffer | undefined;
+
+/**
+ * The read buffer of this thread's loop. Module state is per thread (each worker has its own
+ * module instance), so every server on one loop shares it and no two loops ever do.
+ */
+function loopReadBuffer(): Buffer {
+  return (sharedReadBuffer ??= Buffer.allocUnsafeSlow(64 * 1024));
 }
