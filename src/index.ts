@@ -34,3 +34,6 @@ export {
   type LengthFieldCodec,
 } from './codec/length-field.js';
 export { lineCodec, type LineOptions, type LineMessage } from './codec/line.js';
+export * from './protocol/http/parser.js';
+export type { SendFileOptions } from './io/send-file.js';
+export { nativeStatus, type NativeStatus } from '../native/index.js';
