@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { native, nativeStatus, type NativeAcceptor } from '../../native/index.js';
+import { native, nativeStatus, requireNative, type NativeAcceptor } from '../../native/index.js';
 import { createError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -113,7 +113,7 @@ class NativeListener implements Listener {
   }
 
   async listen(options: ListenOptions): Promise<ServerAddress> {
-    const addon = native();
+    const addon = requireNative("the native acceptor (TcpServer option acceptor: 'native')");
     let host = options.host;
     if (net.isIP(host) === 0) {
       try {

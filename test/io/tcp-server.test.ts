@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -246,3 +247,27 @@ function readAll(s: net.Socket): Promise<Buffer> {
     s.once('error', reject);
   });
 }
+
+describe('TcpServer without the native addon', () => {
+  it("uses Node's listener by default, and refuses acceptor: native with PL_ERR_NATIVE_UNAVAILABLE", () => {
+    const script = `
+      const { TcpServer } = await import(${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)});
+      const quiet = { error() {}, warn() {}, info() {}, debug() {} };
+      const plain = new TcpServer({}, { host: '127.0.0.1', logger: quiet });
+      await plain.listen();
+      console.log('default', plain.acceptor);
+      await plain.close(0);
+      try {
+        await new TcpServer({}, { host: '127.0.0.1', acceptor: 'native', logger: quiet }).listen();
+      } catch (err) {
+        console.log('native', err.code, err.message);
+      }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, POLYLOOP_NO_NATIVE: '1' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^default node$/m);
+    assert.match(r.stdout, /^native PL_ERR_NATIVE_UNAVAILABLE .*native acceptor.*npm rebuild/m);
+  });
+});
