@@ -37,3 +37,7 @@ export { lineCodec, type LineOptions, type LineMessage } from './codec/line.js';
 export * from './protocol/http/parser.js';
 export type { SendFileOptions } from './io/send-file.js';
 export { nativeStatus, type NativeStatus } from '../native/index.js';
+export { PeerNode, type PeerNodeStats } from './p2p/peer-node.js';
+export type { PeerNodeOptions } from './p2p/options.js';
+export type { PeerInfo } from './p2p/membership.js';
+export type { JsonValue, MemberState } from './p2p/wire.js';
