@@ -53,11 +53,17 @@ export async function transferFile(
   checkRange('length', options.length);
   const fileFd = typeof file === 'number' ? file : await openAsync(file, 'r');
   try {
-    const size = (await fstatAsync(fileFd)).size;
     const offset = options.offset ?? 0;
-    const length = options.length ?? Math.max(0, size - offset);
-    if (offset + length > size) {
-      throw invalidArg('offset + length', offset + length, `at most the file size ${size}`);
+    let length = options.length;
+    // An fd with a known length needs no fstat: that round trip through the thread pool would
+    // cost a small file more than its transfer. A range past the end still fails, as
+    // PL_ERR_FILE_TRUNCATED.
+    if (typeof file !== 'number' || length === undefined) {
+      const size = (await fstatAsync(fileFd)).size;
+      length ??= Math.max(0, size - offset);
+      if (offset + length > size) {
+        throw invalidArg('offset + length', offset + length, `at most the file size ${size}`);
+      }
     }
     if (length === 0) return 0;
     const fd = socketFd(target.socket);

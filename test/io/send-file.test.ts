@@ -200,6 +200,35 @@ describe(`Connection.sendFile (${mode})`, () => {
     await assert.rejects(transfers[0]!, (err: PolyloopError) => err.code === 'PL_ERR_INVALID_ARG');
   });
 
+  it('sends from an fd the caller owns, and rejects a given length past its end as truncated', async () => {
+    const path = join(dir, 'by-fd');
+    writeFileSync(path, 'abcdef');
+    const fd = openSync(path, 'r');
+    after(() => closeSync(fd));
+    const results: (number | string)[] = [];
+    const server = new TcpServer(
+      {
+        onConnection(conn) {
+          conn
+            .sendFile(fd, { offset: 1, length: 3 })
+            .then((n) => {
+              results.push(n);
+              return conn.sendFile(fd, { offset: 4, length: 10 });
+            })
+            .catch((err: PolyloopError) => results.push(err.code));
+        },
+      },
+      { host: '127.0.0.1', logger: quiet },
+    );
+    after(() => server.close(0));
+    const { port } = await server.listen();
+    const s = await connect(port);
+    const got = readAll(s).catch(() => Buffer.alloc(0));
+    await waitFor(() => results.length === 2);
+    assert.deepEqual(results, [3, 'PL_ERR_FILE_TRUNCATED']);
+    assert.equal((await got).subarray(0, 3).toString(), 'bcd');
+  });
+
   if (nativeStatus().available && process.env['POLYLOOP_NO_NATIVE'] === undefined) {
     it('passes the same cases through the buffered copy when the addon is missing', () => {
       const self = fileURLToPath(import.meta.url);
