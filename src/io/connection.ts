@@ -3,6 +3,7 @@ import type { Codec, Decoder } from '../codec/codec.js';
 import { createError, isPolyloopError, type PolyloopError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ByteBuffer } from './byte-buffer.js';
+import type { ReadArena } from './adopt.js';
 import { transferFile, type SendFileOptions } from './send-file.js';
 import type { TimingWheel, WheelEntry } from './timing-wheel.js';
 
@@ -123,7 +124,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   /** Encoded output waiting for the end of the current dispatch. */
   private output: ByteBuffer | undefined;
   /** The loop's shared read buffer, when reads land there: views of it must not be queued. */
-  private readonly sharedRead: ArrayBufferLike | undefined;
+  private readonly arena: ReadArena | undefined;
   private dispatching = false;
   private flushQueued = false;
   private pendingWrites = 0;
@@ -135,16 +136,16 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private readonly afterWrite = (err?: Error | null): void => this.onWritten(err);
 
   /**
-   * @internal Created by a server or client. With `sharedRead`, the socket reads into that loop-wide
+   * @internal Created by a server or client. With an `arena`, the socket reads into that loop-wide
    * buffer and calls `receive` itself (see `adopt`); otherwise 'data' events feed the connection.
    */
   constructor(
     socket: Socket,
     owner: ConnectionOwner<In, Out, Ctx>,
     noDelay: boolean,
-    sharedRead?: ArrayBufferLike,
+    arena?: ReadArena,
   ) {
-    this.sharedRead = sharedRead;
+    this.arena = arena;
     this.fileTarget.socket = socket;
     this.socket = socket;
     this.owner = owner;
@@ -161,7 +162,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   /** @internal Wires the socket and runs `context` and `onConnection`. Called once by the owner. */
   establish(): void {
     const socket = this.socket;
-    if (this.sharedRead === undefined) socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    if (this.arena === undefined) socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
     socket.on('close', () => this.onClosed());
@@ -202,19 +203,21 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     if (codec === undefined) {
       const data = msg as unknown as Uint8Array | string;
       const out = this.output;
-      if (
-        this.fileTransfers === 0 &&
-        (out === undefined || out.readableBytes === 0) &&
-        (typeof data === 'string' || data.buffer !== this.sharedRead)
-      ) {
-        // Raw bytes go straight to the socket, without a copy.
+      if (this.fileTransfers > 0 || (out !== undefined && out.readableBytes > 0)) {
+        // Something is queued ahead of it: keep the order.
+        (this.output ??= new ByteBuffer(4096)).append(data);
+        this.scheduleFlush();
+      } else if (typeof data === 'string' || this.arena === undefined || !this.arena.owns(data)) {
+        this.write(data); // raw bytes go straight to the socket, without a copy
+      } else if (this.pendingWrites === 0 && this.socket.writableLength === 0) {
+        // A view of the loop's read buffer, on an idle socket: the write almost always completes
+        // at once. If it did not, the pending write keeps that buffer and reads move to a new one.
         this.write(data);
-        return true;
+        if (this.socket.writableLength > 0) this.arena.retire();
+      } else {
+        // Already backed up: the write will wait, so it gets its own exact-size copy.
+        this.write(Buffer.from(data));
       }
-      // A view of the shared read buffer is overwritten by the next read, so it is copied; and
-      // once anything is batched, later sends queue behind it to keep their order.
-      (this.output ??= new ByteBuffer(4096)).append(data);
-      this.scheduleFlush();
       return true;
     }
     codec.encode(msg, (this.output ??= new ByteBuffer(4096)));

@@ -9,7 +9,7 @@ import {
   type ConnectionOwner,
 } from './connection.js';
 import { native } from '../../native/index.js';
-import { adopt } from './adopt.js';
+import { adopt, readArena, type ReadArena } from './adopt.js';
 import {
   createListener,
   defaultListenerKind,
@@ -85,7 +85,7 @@ export class TcpServer<
   private readonly options: TcpServerOptions;
   private readonly listener: Listener;
   /** Reads of natively accepted connections land here: one buffer for the whole loop. */
-  private readonly readBuffer: Buffer | undefined;
+  private readonly arena: ReadArena | undefined;
   private readonly live = new Set<Connection<In, Out, Ctx>>();
   private readonly wheel: TimingWheel<Connection<In, Out, Ctx>> | undefined;
   private readonly counters: Omit<ServerStats, 'active' | 'shed'> = {
@@ -128,7 +128,7 @@ export class TcpServer<
       },
       this.logger,
     );
-    this.readBuffer = kind === 'native' ? loopReadBuffer() : undefined;
+    this.arena = kind === 'native' ? readArena() : undefined;
   }
 
   /** `native` or `node`: who accepts this server's connections. */
@@ -222,13 +222,8 @@ export class TcpServer<
       return;
     }
     // The sink runs on the first read, after `conn` exists.
-    const socket = adopt(fd, this.readBuffer, () => (chunk) => conn.receive(chunk));
-    const conn = new Connection(
-      socket,
-      this,
-      this.options.noDelay ?? true,
-      this.readBuffer!.buffer,
-    );
+    const socket = adopt(fd, this.arena, () => (chunk) => conn.receive(chunk));
+    const conn = new Connection(socket, this, this.options.noDelay ?? true, this.arena);
     this.start(conn);
   }
 
@@ -292,14 +287,4 @@ function checkOptions(o: TcpServerOptions): void {
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host.length === 0)) {
     throw invalidArg('host', o.host, 'a non-empty string');
   }
-}
-
-let sharedReadBuffer: Buffer | undefined;
-
-/**
- * The read buffer of this thread's loop. Module state is per thread (each worker has its own
- * module instance), so every server on one loop shares it and no two loops ever do.
- */
-function loopReadBuffer(): Buffer {
-  return (sharedReadBuffer ??= Buffer.allocUnsafeSlow(64 * 1024));
 }
