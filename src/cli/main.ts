@@ -39,6 +39,9 @@ ${Object.entries(SERVERS)
   .join('\n')}
 Clients:
   chat-client  interactive chat client: stdin lines out, messages in
+Peers:
+  p2p          a node of a P2P chat: stdin lines broadcast, /peers lists members
+               (--peers host:port,... to join; --id NAME; stdin EOF leaves)
 Tools:
   doctor       check fd limits, kernel settings and the native addon
                (--json for machine-readable output; exit code 1 if something limits)
@@ -48,6 +51,8 @@ Options:
   --port P              port (servers: default 9000, 0 picks a free one)
   --max-connections N   close connections beyond N at once
   --idle-timeout MS     close connections idle for MS milliseconds
+  --peers LIST          p2p: comma-separated host:port of nodes to join through
+  --id NAME             p2p: this node's id (default: random)
   --acceptor KIND       native (batching accept4, default when the addon is built) or node
   -h, --help            this text
   -v, --version         the polyloop version
@@ -125,6 +130,33 @@ async function runChatClient(values: Record<string, string | boolean | undefined
   });
 }
 
+async function runP2p(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const { runP2pChat } = await import('../../examples/p2p-chat.js');
+  const raw = (values['peers'] as string | undefined) ?? '';
+  const peers = raw.split(',').filter((p) => p.length > 0);
+  const id = values['id'] as string | undefined;
+  const chat = await runP2pChat({
+    ...(id === undefined ? {} : { id }),
+    host: (values['host'] as string | undefined) ?? '127.0.0.1',
+    port: intOption('port', values['port'] as string | undefined, 0)!,
+    peers,
+    input: process.stdin,
+    output: process.stdout,
+  });
+  const stop = (): void => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    void chat.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await chat.done;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  // stdin may still hold the loop open; the node is closed, so leave now.
+  process.stdin.destroy();
+}
+
 async function doctor(values: Record<string, string | boolean | undefined>): Promise<number> {
   const { runDoctor } = await import('./doctor.js');
   return runDoctor(
@@ -163,6 +195,8 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       acceptor: { type: 'string' },
       backlog: { type: 'string' },
+      peers: { type: 'string' },
+      id: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -179,6 +213,7 @@ async function main(argv: string[]): Promise<number> {
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   if (command === 'doctor') return doctor(values);
   if (command === 'chat-client') await runChatClient(values);
+  else if (command === 'p2p') await runP2p(values);
   else if (command in SERVERS) await runServer(command, values);
   else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   return 0;
