@@ -25,9 +25,9 @@ export const ERROR_CODES = {
   PL_ERR_NATIVE: 'A system call in the native addon failed; err.errno and err.syscall name it.',
   PL_ERR_CANCELLED: 'The operation was cancelled before it finished.',
   PL_ERR_FILE_TRUNCATED: 'A file ended before the requested range was sent (truncated?).',
-  PL_ERR_P2P_HANDSHAKE:
+  PL_ERR_PEER_HANDSHAKE:
     'A peer sent no valid hello first, or one of an unsupported version; its link was closed.',
-  PL_ERR_P2P_MESSAGE: 'A peer sent a message that is not valid JSON or fails validation.',
+  PL_ERR_PEER_MESSAGE: 'A peer sent a message that is not valid JSON or fails validation.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -83,8 +83,8 @@ const CLASS_OF: Record<ErrorCode, typeof PolyloopError> = {
   PL_ERR_NATIVE: PolyloopNetworkError,
   PL_ERR_CANCELLED: PolyloopStateError,
   PL_ERR_FILE_TRUNCATED: PolyloopNetworkError,
-  PL_ERR_P2P_HANDSHAKE: PolyloopProtocolError,
-  PL_ERR_P2P_MESSAGE: PolyloopProtocolError,
+  PL_ERR_PEER_HANDSHAKE: PolyloopProtocolError,
+  PL_ERR_PEER_MESSAGE: PolyloopProtocolError,
 };
 
 /** The one factory for polyloop errors. */

@@ -230,7 +230,7 @@ export class PeerNode {
       return;
     }
     link.handshakeTimer = setTimeout(() => {
-      if (link.id === undefined) this.bad(link, 'PL_ERR_P2P_HANDSHAKE', 'no hello in time');
+      if (link.id === undefined) this.bad(link, 'PL_ERR_PEER_HANDSHAKE', 'no hello in time');
     }, this.o.handshakeTimeout).unref();
     const hello: Hello = {
       type: 'hello',
@@ -266,7 +266,7 @@ export class PeerNode {
 
   private receive(link: Link, frame: Uint8Array): void {
     const handshaking = link.id === undefined;
-    const code = handshaking ? 'PL_ERR_P2P_HANDSHAKE' : 'PL_ERR_P2P_MESSAGE';
+    const code = handshaking ? 'PL_ERR_PEER_HANDSHAKE' : 'PL_ERR_PEER_MESSAGE';
     let msg: WireMessage | string;
     try {
       msg = parseMessage(JSON.parse(this.decoder.decode(frame)));
@@ -298,7 +298,7 @@ export class PeerNode {
 
   private hello(link: Link, hello: Hello): void {
     if (hello.version !== PROTOCOL_VERSION)
-      return this.bad(link, 'PL_ERR_P2P_HANDSHAKE', `unsupported version ${hello.version}`);
+      return this.bad(link, 'PL_ERR_PEER_HANDSHAKE', `unsupported version ${hello.version}`);
     clearTimeout(link.handshakeTimer);
     const addr = link.dialer?.addr;
     if (addr !== undefined && this.o.seeds.includes(addr)) this.seedIds.set(addr, hello.id);

@@ -61,17 +61,18 @@ describe('PeerNode fed bad input', () => {
     // each closes the link.
     for (let i = 0; i < 3; i++) await feed(randomBytes(64));
     const errors = a.node.stats().errors;
-    const counted = (errors['PL_ERR_P2P_HANDSHAKE'] ?? 0) + (errors['PL_ERR_FRAME_TOO_LARGE'] ?? 0);
+    const counted =
+      (errors['PL_ERR_PEER_HANDSHAKE'] ?? 0) + (errors['PL_ERR_FRAME_TOO_LARGE'] ?? 0);
     assert.ok(counted >= 3, JSON.stringify(errors));
   });
 
   it('closes the link when the handshake has the wrong version or is not a hello', async () => {
-    const before = a.node.stats().errors['PL_ERR_P2P_HANDSHAKE'] ?? 0;
+    const before = a.node.stats().errors['PL_ERR_PEER_HANDSHAKE'] ?? 0;
     await feed(frame({ ...HELLO, version: 2 }));
     await feed(frame({ type: 'heartbeat', inc: 1, hb: 1 }));
     await feed(frame({ type: 'hello', version: 1, id: 'has space', listen: 'x:1' }));
     await feed(frame('{"type":"hello",'));
-    assert.equal(a.node.stats().errors['PL_ERR_P2P_HANDSHAKE'], before + 4);
+    assert.equal(a.node.stats().errors['PL_ERR_PEER_HANDSHAKE'], before + 4);
   });
 
   it('closes the link when a frame announces more than maxFrame bytes', async () => {
@@ -81,12 +82,12 @@ describe('PeerNode fed bad input', () => {
   });
 
   it('closes the link when a handshaken peer sends a malformed message', async () => {
-    const before = a.node.stats().errors['PL_ERR_P2P_MESSAGE'] ?? 0;
+    const before = a.node.stats().errors['PL_ERR_PEER_MESSAGE'] ?? 0;
     await feed(frame(HELLO), frame({ type: 'gossip', members: [{ id: 'x' }] }));
     await feed(frame(HELLO), frame({ type: 'msg', mid: 'm', from: 'intruder', ttl: 0, body: 1 }));
     await feed(frame(HELLO), frame({ type: 'nope' }));
     await feed(frame(HELLO), frame(HELLO));
-    assert.equal(a.node.stats().errors['PL_ERR_P2P_MESSAGE'], before + 4);
+    assert.equal(a.node.stats().errors['PL_ERR_PEER_MESSAGE'], before + 4);
   });
 
   it('keeps serving its other peers after all that', async () => {
