@@ -8,16 +8,35 @@
 //
 //   node bench/run.mjs pingpong [--seconds 5 | --quick] [--sizes 4096,16384]
 //       [--sessions 10,100,1000] [--servers polyloop,net,c-ref] [--build] [--out FILE]
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import {
+  binDir,
+  checkMachine,
+  commandWord as display,
+  compileC,
+  ensureBuilt,
+  errorMessage,
+  finish,
+  grid,
+  guarded,
+  list,
+  machine,
+  num,
+  parseOptions,
+  positiveInt,
+  ratio,
+  root,
+  sleep,
+  spawnPinned,
+  startServer,
+  stop,
+  tail,
+  writeResults,
+} from '../lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const binDir = path.resolve(here, '../bin');
 const client = path.join(binDir, 'pingpong-client');
 const cRef = path.join(binDir, 'pingpong-echo-server');
 const polyloopCli = path.join(root, 'dist/src/cli/main.js');
@@ -28,76 +47,29 @@ const SERVERS = {
   net: [process.execPath, path.join(here, 'net-echo.mjs'), '--host', '127.0.0.1', '--port', '0'],
   'c-ref': [cRef, '--host', '127.0.0.1', '--port', '0'],
 };
-const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
-
-/** Children alive now; killed on every way out. */
-const live = new Set();
 
 export async function main(argv) {
   const opts = options(argv);
-  const onSignal = (sig) => {
-    killAll();
-    process.stderr.write(`\npingpong: ${sig}, servers stopped\n`);
-    process.exit(130);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', killAll);
-  try {
-    return await run(opts);
-  } finally {
-    killAll();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', killAll);
-  }
+  return guarded('pingpong', 'servers stopped', () => run(opts));
 }
 
 function options(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seconds: { type: 'string' },
-      quick: { type: 'boolean', default: false },
+  const { values, common } = parseOptions(
+    argv,
+    {
       sizes: { type: 'string', default: '4096,16384' },
       sessions: { type: 'string', default: '10,100,1000' },
       servers: { type: 'string', default: Object.keys(SERVERS).join(',') },
-      'server-cpu': { type: 'string', default: '1' },
-      'client-cpu': { type: 'string', default: '0' },
-      build: { type: 'boolean', default: false },
-      out: { type: 'string', default: path.resolve(here, '../results/pingpong.json') },
     },
-  });
-  const list = (s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean);
-  const ints = (name) =>
-    list(values[name]).map((x) => {
-      const n = Number(x);
-      if (!Number.isInteger(n) || n <= 0)
-        throw new Error(`--${name}: not a positive integer: ${x}`);
-      return n;
-    });
-  const seconds = values.seconds !== undefined ? Number(values.seconds) : values.quick ? 1 : 5;
-  if (!(seconds > 0)) throw new Error(`--seconds: not a positive number: ${values.seconds}`);
+    path.resolve(here, '../results/pingpong.json'),
+  );
   const servers = list(values.servers);
   for (const s of servers) {
     if (!(s in SERVERS))
       throw new Error(`--servers: unknown server ${s} (${Object.keys(SERVERS)})`);
   }
-  return {
-    seconds,
-    sizes: ints('sizes'),
-    sessions: ints('sessions'),
-    servers,
-    serverCpu: values['server-cpu'],
-    clientCpu: values['client-cpu'],
-    build: values.build,
-    out: path.resolve(values.out),
-  };
+  const ints = (name) => list(values[name]).map((x) => positiveInt(name, x));
+  return { ...common, sizes: ints('sizes'), sessions: ints('sessions'), servers };
 }
 
 async function run(opts) {
@@ -123,7 +95,7 @@ async function run(opts) {
   }
   const table = summarize(runs, opts);
   process.stdout.write(`\n${format(table, opts)}\n`);
-  writeResults(opts, runs, table, errors);
+  writeResults('pingpong', opts.out, results(opts, runs, table, errors));
   if (errors.length > 0) {
     process.stderr.write(`\npingpong: ${errors.length} run(s) failed:\n  ${errors.join('\n  ')}\n`);
     return 1;
@@ -133,46 +105,15 @@ async function run(opts) {
 
 /** Builds what is missing and checks the machine can run every cell; throws if not. */
 function preflight(opts) {
-  if (os.platform() !== 'linux') throw new Error('pingpong needs Linux (epoll, taskset)');
-  const cpus = os.availableParallelism();
-  for (const c of [opts.serverCpu, opts.clientCpu]) {
-    if (!(Number(c) < cpus)) throw new Error(`cpu ${c} does not exist (this machine has ${cpus})`);
-  }
+  checkMachine('pingpong', 'epoll, taskset', opts);
   const need = Math.max(...opts.sessions) + 64;
   const limit = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
   if (limit !== 'unlimited' && Number(limit) < need) {
     throw new Error(`ulimit -n is ${limit}; ${Math.max(...opts.sessions)} sessions need ${need}`);
   }
-  mkdirSync(binDir, { recursive: true });
-  compile('client.c', client);
-  compile('echo-server.c', cRef);
-  if (opts.servers.includes('polyloop')) {
-    if (opts.build || !existsSync(polyloopCli)) {
-      process.stderr.write('pingpong: building polyloop (npm run build)\n');
-      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
-    } else if (newestMtime(path.join(root, 'src')) > statSync(polyloopCli).mtimeMs) {
-      process.stderr.write(
-        'pingpong: warning: src/ is newer than dist/; pass --build to rebuild\n',
-      );
-    }
-  }
-}
-
-function compile(source, out) {
-  const src = path.join(here, source);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
-  process.stderr.write(`pingpong: cc -O2 ${path.relative(root, src)}\n`);
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', out, src], { stdio: ['ignore', 2, 2] });
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith('.ts')) {
-      newest = Math.max(newest, statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs);
-    }
-  }
-  return newest;
+  compileC('pingpong', path.join(here, 'client.c'), client);
+  compileC('pingpong', path.join(here, 'echo-server.c'), cRef);
+  if (opts.servers.includes('polyloop')) ensureBuilt('pingpong', polyloopCli, opts.build);
 }
 
 /** One server, one cell: start the server, run the client, stop the server. Never throws. */
@@ -180,13 +121,13 @@ async function runOne(server, block, sessions, opts) {
   const result = { server, block, sessions, mibps: null };
   let srv;
   try {
-    srv = await startServer(server, opts.serverCpu);
+    srv = await startServer(server, opts.serverCpu, SERVERS[server]);
     Object.assign(result, await runClient(srv, block, sessions, opts));
   } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
+    result.error = errorMessage(err);
   }
   if (srv !== undefined) {
-    const status = await stopServer(srv);
+    const status = await stop(srv);
     result.serverExit = status;
     if (status !== 0 && result.error === undefined) {
       result.error = `server exited with ${status}${tail(srv.stderr)}`;
@@ -196,69 +137,15 @@ async function runOne(server, block, sessions, opts) {
   return result;
 }
 
-function track(cmd, args) {
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = { child, stdout: '', stderr: '', exit: undefined };
-  live.add(child);
-  child.stdout.setEncoding('utf8').on('data', (d) => (proc.stdout = keep(proc.stdout + d)));
-  child.stderr.setEncoding('utf8').on('data', (d) => (proc.stderr = keep(proc.stderr + d)));
-  proc.exited = new Promise((resolve) => {
-    child.on('error', (err) => {
-      proc.stderr += `\n${err.message}`;
-      live.delete(child);
-      resolve((proc.exit = 'spawn error'));
-    });
-    child.on('close', (code, signal) => {
-      live.delete(child);
-      resolve((proc.exit = code ?? signal));
-    });
-  });
-  return proc;
-}
-
-/** Starts a server and waits for its `listening on HOST:PORT` line; stops it if that fails. */
-async function startServer(name, cpu) {
-  const [cmd, ...args] = SERVERS[name];
-  const srv = track('taskset', ['-c', cpu, cmd, ...args]);
-  let timer;
-  const ready = new Promise((resolve, reject) => {
-    const onData = () => {
-      const m = /^listening on (\S+):(\d+)$/m.exec(srv.stdout);
-      if (m === null) return;
-      srv.child.stdout.off('data', onData);
-      srv.host = m[1].replace(/^\[(.*)\]$/, '$1');
-      srv.port = Number(m[2]);
-      resolve();
-    };
-    srv.child.stdout.on('data', onData);
-    void srv.exited.then(() => reject(new Error(`exited with ${srv.exit} before listening`)));
-    timer = setTimeout(
-      () => reject(new Error(`not ready after ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-  });
-  try {
-    await ready;
-  } catch (err) {
-    await stopServer(srv);
-    throw new Error(`${name} ${err.message}${tail(srv.stderr)}`);
-  } finally {
-    clearTimeout(timer);
-  }
-  return srv;
-}
-
 async function runClient(srv, block, sessions, opts) {
   const args = [
     ...['--host', srv.host, '--port', String(srv.port)],
     ...['--sessions', String(sessions), '--block', String(block)],
     ...['--seconds', String(opts.seconds)],
   ];
-  const proc = track('taskset', ['-c', opts.clientCpu, client, ...args]);
+  const proc = spawnPinned(opts.clientCpu, [client, ...args]);
   // Connecting may take a while for 1000 sessions; the run itself is bounded by --seconds.
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (opts.seconds + 60) * 1000);
-  const status = await proc.exited;
-  clearTimeout(timer);
+  const status = await finish(proc, opts.seconds + 60);
   if (srv.exit !== undefined)
     throw new Error(`server died during the run (${srv.exit})${tail(srv.stderr)}`);
   if (status !== 0) throw new Error(`client exited with ${status}${tail(proc.stderr)}`);
@@ -268,20 +155,6 @@ async function runClient(srv, block, sessions, opts) {
   } catch {
     throw new Error(`client printed no result: ${JSON.stringify(proc.stdout)}`);
   }
-}
-
-/** SIGTERM, then SIGKILL if it lingers. Resolves with the exit code (or signal name). */
-async function stopServer(srv) {
-  if (srv.exit === undefined) srv.child.kill('SIGTERM');
-  const timer = setTimeout(() => srv.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  const status = await srv.exited;
-  clearTimeout(timer);
-  return status;
-}
-
-function killAll() {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
 }
 
 function summarize(runs, opts) {
@@ -301,19 +174,9 @@ function summarize(runs, opts) {
   return rows;
 }
 
-const ratio = (a, b) =>
-  typeof a === 'number' && typeof b === 'number' && b > 0
-    ? Math.round((a / b) * 1000) / 1000
-    : null;
-
-/** A command word as a reader would type it from the repo root. */
-const display = (a) =>
-  a === process.execPath ? 'node' : a.startsWith(`${root}/`) ? path.relative(root, a) : a;
-
 function format(rows, opts) {
   const head = ['block', 'sessions', ...opts.servers.map((s) => `${s} MiB/s`)];
   head.push('polyloop/net', 'polyloop/c-ref');
-  const num = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : '-');
   const body = rows.map((r) => [
     String(r.block),
     String(r.sessions),
@@ -321,24 +184,15 @@ function format(rows, opts) {
     num(r.polyloopOverNet, 2),
     num(r.polyloopOverCRef, 2),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const title = `pingpong: ${opts.seconds} s per run, server on cpu ${opts.serverCpu}, client on cpu ${opts.clientCpu}`;
-  return [title, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return [title, ...grid(head, body, 2)].join('\n');
 }
 
-function writeResults(opts, runs, table, errors) {
-  const result = {
+function results(opts, runs, table, errors) {
+  return {
     benchmark: 'pingpong',
     date: new Date().toISOString(),
-    machine: {
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      nproc: os.availableParallelism(),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    },
+    machine: machine(),
     parameters: {
       seconds: opts.seconds,
       sizes: opts.sizes,
@@ -359,11 +213,4 @@ function writeResults(opts, runs, table, errors) {
     runs,
     errors,
   };
-  mkdirSync(path.dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
-  process.stderr.write(`pingpong: wrote ${path.relative(process.cwd(), opts.out) || opts.out}\n`);
 }
-
-const keep = (s) => (s.length > 64 * 1024 ? s.slice(-64 * 1024) : s);
-const tail = (s) => (s.trim() === '' ? '' : `: ${s.trim().split('\n').slice(-5).join(' | ')}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,16 +10,14 @@
 //   node bench/run.mjs sendfile [--seconds 5 | --quick] [--warmup 1] [--sizes 4k,1m,100m]
 //       [--servers sendfile,fallback,nginx] [--client auto|wrk|c] [--connections 8]
 //       [--connections-large 2] [--build] [--out FILE]
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import {
   closeSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
-  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -30,11 +28,35 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import {
+  binDir,
+  checkMachine,
+  commandWord,
+  compileC,
+  ensureBuilt,
+  errorMessage,
+  finish,
+  grid,
+  guarded,
+  list,
+  machine,
+  num,
+  parseOptions,
+  positiveInt,
+  ratio,
+  root,
+  round,
+  sleep,
+  spawnPinned,
+  startServer as start,
+  stop,
+  tail,
+  waitFor,
+  waitListening,
+  writeResults,
+} from '../lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const binDir = path.resolve(here, '../bin');
 const cClient = path.join(binDir, 'sendfile-client');
 const wrkScript = path.join(here, 'wrk-report.lua');
 const polyloopServer = path.join(here, 'polyloop-server.mjs');
@@ -50,8 +72,6 @@ const C_CLIENT_FROM = 256 * 2 ** 10;
 const LARGE = 64 * 2 ** 20;
 /** Other processes' share of the server's core (%) above which a run is flagged as noisy. */
 const OTHER_LOAD_WARN = 10;
-const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
 /** Goals for the largest file (100 MiB), reported against, never enforced. */
 const GOALS = {
   size: 100 * 2 ** 20,
@@ -60,66 +80,27 @@ const GOALS = {
   throughputOverNginx: 0.8,
 };
 
-/** Children alive now; killed on every way out. */
-const live = new Set();
 /** Temp dirs made by this run; removed on every way out. */
 const temps = new Set();
 
 export async function main(argv) {
   const opts = options(argv);
-  const cleanup = () => {
-    killAll();
-    removeTemps();
-  };
-  const onSignal = (sig) => {
-    cleanup();
-    process.stderr.write(`\nsendfile: ${sig}, servers stopped, files removed\n`);
-    process.exit(130);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', cleanup);
-  try {
-    return await run(opts);
-  } finally {
-    cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', cleanup);
-  }
+  return guarded('sendfile', 'servers stopped, files removed', () => run(opts), removeTemps);
 }
 
 function options(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seconds: { type: 'string' },
+  const { values, common } = parseOptions(
+    argv,
+    {
       warmup: { type: 'string', default: '1' },
-      quick: { type: 'boolean', default: false },
       sizes: { type: 'string', default: '4k,1m,100m' },
       servers: { type: 'string', default: SERVERS.join(',') },
       client: { type: 'string', default: 'auto' },
       connections: { type: 'string', default: '8' },
       'connections-large': { type: 'string', default: '2' },
-      'server-cpu': { type: 'string', default: '1' },
-      'client-cpu': { type: 'string', default: '0' },
-      build: { type: 'boolean', default: false },
-      out: { type: 'string', default: path.resolve(here, '../results/sendfile.json') },
     },
-  });
-  const list = (s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean);
-  const positive = (name) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new Error(`--${name}: not a positive integer: ${values[name]}`);
-    return n;
-  };
-  const seconds = values.seconds !== undefined ? Number(values.seconds) : values.quick ? 1 : 5;
-  if (!(seconds > 0)) throw new Error(`--seconds: not a positive number: ${values.seconds}`);
+    path.resolve(here, '../results/sendfile.json'),
+  );
   const warmup = Number(values.warmup);
   if (!(warmup >= 0)) throw new Error(`--warmup: not a number >= 0: ${values.warmup}`);
   const sizes = [...new Set(list(values.sizes).map(parseSize))];
@@ -131,17 +112,13 @@ function options(argv) {
   if (!['auto', 'wrk', 'c'].includes(values.client))
     throw new Error(`--client: auto, wrk or c; got ${values.client}`);
   return {
-    seconds,
+    ...common,
     warmup,
     sizes,
     servers,
     client: values.client,
-    connections: positive('connections'),
-    connectionsLarge: positive('connections-large'),
-    serverCpu: values['server-cpu'],
-    clientCpu: values['client-cpu'],
-    build: values.build,
-    out: path.resolve(values.out),
+    connections: positiveInt('connections', values.connections),
+    connectionsLarge: positiveInt('connections-large', values['connections-large']),
   };
 }
 
@@ -188,11 +165,11 @@ async function run(opts) {
         `port ${srv.port}, pid ${srv.child.pid}${srv.mode ? `, ${srv.mode}` : ''}; ${files.length} file(s) verified\n`,
       );
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       process.stderr.write(`ERROR\n  ${msg}\n`);
       errors.push(`${name}: ${msg}`);
       const srv = servers.get(name);
-      if (srv !== undefined) await stopServer(srv);
+      if (srv !== undefined) await stop(srv);
       servers.set(name, { name, error: msg });
     }
   }
@@ -229,7 +206,7 @@ async function run(opts) {
 
   for (const srv of servers.values()) {
     if (srv.error !== undefined) continue;
-    const status = await stopServer(srv);
+    const status = await stop(srv);
     srv.exitStatus = status;
     if (status !== 0) errors.push(`${srv.name}: exited with ${status}${tail(srv.stderr)}`);
   }
@@ -237,7 +214,11 @@ async function run(opts) {
   const table = summarize(runs, opts);
   const goals = checkGoals(table);
   process.stdout.write(`\n${format(table, goals, opts, env, notes)}\n`);
-  writeResults(opts, env, notes, servers, runs, table, goals, errors);
+  writeResults(
+    'sendfile',
+    opts.out,
+    results(opts, env, notes, servers, runs, table, goals, errors),
+  );
   if (errors.length > 0) {
     process.stderr.write(`\nsendfile: ${errors.length} failure(s):\n  ${errors.join('\n  ')}\n`);
     return 1;
@@ -259,26 +240,13 @@ function noise(r, opts) {
 
 /** Checks the machine, builds what is missing, finds nginx and wrk. Throws if it cannot run. */
 function preflight(opts) {
-  if (os.platform() !== 'linux') throw new Error('sendfile needs Linux (sendfile, taskset, /proc)');
-  const cpus = os.availableParallelism();
-  for (const c of [opts.serverCpu, opts.clientCpu]) {
-    if (!(Number(c) < cpus)) throw new Error(`cpu ${c} does not exist (this machine has ${cpus})`);
-  }
+  checkMachine('sendfile', 'sendfile, taskset, /proc', opts);
   const notes = [];
   const clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   if (!(clkTck > 0)) throw new Error('getconf CLK_TCK failed');
-  mkdirSync(binDir, { recursive: true });
-  compile('client.c', cClient);
-  if (opts.servers.includes('sendfile') || opts.servers.includes('fallback')) {
-    if (opts.build || !existsSync(polyloopDist)) {
-      process.stderr.write('sendfile: building polyloop (npm run build)\n');
-      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
-    } else if (newestMtime(path.join(root, 'src')) > statSync(polyloopDist).mtimeMs) {
-      process.stderr.write(
-        'sendfile: warning: src/ is newer than dist/; pass --build to rebuild\n',
-      );
-    }
-  }
+  compileC('sendfile', path.join(here, 'client.c'), cClient);
+  if (opts.servers.includes('sendfile') || opts.servers.includes('fallback'))
+    ensureBuilt('sendfile', polyloopDist, opts.build);
   const servers = [...opts.servers];
   const nginx = which('nginx', ['/usr/sbin/nginx']);
   let nginxVersion;
@@ -327,23 +295,6 @@ function which(name, fallbacks) {
   return undefined;
 }
 
-function compile(source, out) {
-  const src = path.join(here, source);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
-  process.stderr.write(`sendfile: cc -O2 ${path.relative(root, src)}\n`);
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', out, src], { stdio: ['ignore', 2, 2] });
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith('.ts')) {
-      newest = Math.max(newest, statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
 /** Writes `size` random bytes; returns the file's name, path, size and sha256. */
 function makeFile(dir, size) {
   const name = fileName(size);
@@ -364,26 +315,6 @@ function makeFile(dir, size) {
     closeSync(fd);
   }
   return { name, path: file, size, sha256: hash.digest('hex') };
-}
-
-function track(cmd, args, env) {
-  const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = { child, stdout: '', stderr: '', exit: undefined };
-  live.add(child);
-  child.stdout.setEncoding('utf8').on('data', (d) => (proc.stdout = keep(proc.stdout + d)));
-  child.stderr.setEncoding('utf8').on('data', (d) => (proc.stderr = keep(proc.stderr + d)));
-  proc.exited = new Promise((resolve) => {
-    child.on('error', (err) => {
-      proc.stderr += `\n${err.message}`;
-      live.delete(child);
-      resolve((proc.exit = 'spawn error'));
-    });
-    child.on('close', (code, signal) => {
-      live.delete(child);
-      resolve((proc.exit = code ?? signal));
-    });
-  });
-  return proc;
 }
 
 /** The command line of a server (after `taskset -c CPU`) and its environment. */
@@ -412,37 +343,18 @@ async function startServer(name, opts, env, filesDir, work) {
   let port;
   if (name === 'nginx') port = await writeNginxConf(work, filesDir);
   const cmd = serverCommand(name, opts, env, filesDir, work);
-  const srv = track('taskset', ['-c', opts.serverCpu, ...cmd.argv], cmd.env);
-  Object.assign(srv, { name, display: cmd.display, host: '127.0.0.1', port });
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  try {
+  return start(name, opts.serverCpu, cmd.argv, cmd.env, async (srv, deadline) => {
+    Object.assign(srv, { name, display: cmd.display, host: '127.0.0.1', port });
     if (name === 'nginx') {
-      while (!(await accepts(srv.host, srv.port))) await tick(srv, deadline, 50);
-    } else {
-      // The mode line goes to stderr just before `listening on` goes to stdout.
-      let m;
-      while ((m = /^listening on (\S+):(\d+)$/m.exec(srv.stdout)) === null)
-        await tick(srv, deadline);
-      srv.host = m[1].replace(/^\[(.*)\]$/, '$1');
-      srv.port = Number(m[2]);
-      while ((m = /sendFile mode: ([^;\n]*)/.exec(srv.stderr)) === null) await tick(srv, deadline);
-      srv.mode = m[1];
-      const want = name === 'sendfile' ? 'native' : 'fallback';
-      if (!srv.mode.startsWith(want))
-        throw new Error(`expected the ${want} mode, got: ${srv.mode}`);
+      await waitFor(srv, deadline, () => accepts(srv.host, srv.port), 50);
+      return;
     }
-  } catch (err) {
-    await stopServer(srv);
-    throw new Error(`${name} ${err.message}${tail(srv.stderr)}`);
-  }
-  return srv;
-}
-
-/** Waits `ms`; throws if the server exited or the deadline passed. */
-async function tick(srv, deadline, ms = 20) {
-  if (srv.exit !== undefined) throw new Error(`exited with ${srv.exit} before it was ready`);
-  if (Date.now() > deadline) throw new Error(`not ready after ${READY_TIMEOUT_MS} ms`);
-  await sleep(ms);
+    // The mode line goes to stderr just before `listening on` goes to stdout.
+    await waitListening(srv, deadline);
+    srv.mode = (await waitFor(srv, deadline, () => /sendFile mode: ([^;\n]*)/.exec(srv.stderr)))[1];
+    const want = name === 'sendfile' ? 'native' : 'fallback';
+    if (!srv.mode.startsWith(want)) throw new Error(`expected the ${want} mode, got: ${srv.mode}`);
+  });
 }
 
 /** True if a TCP connection to host:port succeeds. */
@@ -567,8 +479,7 @@ function clientCommand(client, srv, file, seconds, env) {
  */
 async function runClient(argv, seconds, opts, env) {
   const t0 = performance.now();
-  const proc = track('taskset', ['-c', opts.clientCpu, ...argv], process.env);
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + 60) * 1000);
+  const proc = spawnPinned(opts.clientCpu, argv, process.env);
   let sample;
   const sampler = setInterval(() => {
     try {
@@ -577,9 +488,8 @@ async function runClient(argv, seconds, opts, env) {
       // exited
     }
   }, 100);
-  const status = await proc.exited;
+  const status = await finish(proc, seconds + 60);
   clearInterval(sampler);
-  clearTimeout(timer);
   if (status !== 0) throw new Error(`client exited with ${status}${tail(proc.stderr)}`);
   const line = proc.stdout
     .trim()
@@ -701,22 +611,8 @@ async function measure(srv, file, client, opts, env) {
       command: argv.map(display).join(' '),
     };
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: errorMessage(err) };
   }
-}
-
-/** SIGTERM, then SIGKILL if it lingers. Resolves with the exit code (or signal name). */
-async function stopServer(srv) {
-  if (srv.exit === undefined) srv.child.kill('SIGTERM');
-  const timer = setTimeout(() => srv.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  const status = await srv.exited;
-  clearTimeout(timer);
-  return status;
-}
-
-function killAll() {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
 }
 
 function removeTemps() {
@@ -780,32 +676,13 @@ function checkGoals(rows) {
   };
 }
 
-const ratio = (a, b) =>
-  typeof a === 'number' && typeof b === 'number' && b > 0 ? round(a / b, 3) : null;
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-/** A command word as a reader would type it from the repo root. */
-const display = (a) =>
-  a === process.execPath
-    ? 'node'
-    : a.startsWith(`${root}/`)
-      ? path.relative(root, a)
-      : a.includes('/polyloop-sendfile-')
-        ? a.replace(/^.*\/polyloop-sendfile-[^/]+/, 'TMP')
-        : a;
-
-function grid(head, body, leftCols) {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i < leftCols ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
-}
+/** A command word as a reader would type it from the repo root, the temp dir as TMP. */
+const display = (a) => {
+  const word = commandWord(a);
+  return word !== a ? word : a.replace(/^.*\/polyloop-sendfile-[^/]+/, 'TMP');
+};
 
 function format(rows, goals, opts, env, notes) {
-  const num = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : '-');
   const title = `sendfile: ${opts.seconds} s per run, servers on cpu ${opts.serverCpu}, client on cpu ${opts.clientCpu}`;
   const body = [];
   for (const row of rows) {
@@ -872,16 +749,12 @@ function format(rows, goals, opts, env, notes) {
   return out.join('\n');
 }
 
-function writeResults(opts, env, notes, servers, runs, table, goals, errors) {
-  const result = {
+function results(opts, env, notes, servers, runs, table, goals, errors) {
+  return {
     benchmark: 'sendfile',
     date: new Date().toISOString(),
     machine: {
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      nproc: os.availableParallelism(),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      ...machine(),
       nginx: env.nginxVersion ?? null,
       wrk: env.wrkVersion ?? null,
       clkTck: env.clkTck,
@@ -916,11 +789,4 @@ function writeResults(opts, env, notes, servers, runs, table, goals, errors) {
     runs,
     errors,
   };
-  mkdirSync(path.dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
-  process.stderr.write(`sendfile: wrote ${path.relative(process.cwd(), opts.out) || opts.out}\n`);
 }
-
-const keep = (s) => (s.length > 64 * 1024 ? s.slice(-64 * 1024) : s);
-const tail = (s) => (s.trim() === '' ? '' : `: ${s.trim().split('\n').slice(-5).join(' | ')}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
