@@ -84,7 +84,7 @@ export function raiseFdLimit(logger: Logger): void {
     const { soft, hard } = native().getFdLimit();
     if (soft >= hard) return;
     const now = native().setFdLimit(hard);
-    logger.info({ from: soft, to: now.soft }, 'raised the soft fd limit to the hard limit');
+    logger.warn({ from: soft, to: now.soft }, 'raised the soft fd limit to the hard limit');
   } catch (err) {
     logger.warn({ err }, 'could not raise the soft fd limit');
   }
