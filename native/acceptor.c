@@ -274,16 +274,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 /* ---- JS methods --------------------------------------------------------------------------- */
 
 static acceptor_t *unwrap_this(napi_env env, napi_callback_info info, const char *method) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    char what[64];
-    snprintf(what, sizeof what, "Acceptor.%s: this", method);
-    pl_throw_arg(env, what, "an Acceptor", self);
-    return NULL;
-  }
-  return data;
+  return pl_unwrap_this(env, info, "Acceptor", method);
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {

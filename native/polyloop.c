@@ -271,3 +271,17 @@ NAPI_MODULE_INIT() {
   if (pl_init_fdpass(env, exports) != napi_ok) return pl_throw_napi(env, "pl_init_fdpass");
   return exports;
 }
+
+void *pl_unwrap_this(napi_env env, napi_callback_info info, const char *cls, const char *method) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok ||
+      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    char what[96], expected[64];
+    snprintf(what, sizeof what, "%s.%s: this", cls, method);
+    snprintf(expected, sizeof expected, "a%s %s", strchr("AEIOU", cls[0]) ? "n" : "", cls);
+    pl_throw_arg(env, what, expected, self);
+    return NULL;
+  }
+  return data;
+}

@@ -69,6 +69,9 @@ bool pl_arg_int(napi_env env, napi_value v, const char *what, double min, double
                 double *out);
 /* A function. Throws and returns false otherwise. */
 bool pl_arg_function(napi_env env, napi_value v, const char *what);
+/* The native object behind `this` of a method of class `cls` (napi_wrap), or NULL with a
+ * PL_ERR_INVALID_ARG pending when `this` is not one. */
+void *pl_unwrap_this(napi_env env, napi_callback_info info, const char *cls, const char *method);
 
 /* ---- calling into JS from libuv callbacks (polyloop.c) ------------------------------------- */
 

@@ -289,16 +289,7 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
 }
 
 static task_t *unwrap_this(napi_env env, napi_callback_info info, const char *method) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    char what[64];
-    snprintf(what, sizeof what, "SendFileTask.%s: this", method);
-    pl_throw_arg(env, what, "a SendFileTask", self);
-    return NULL;
-  }
-  return data;
+  return pl_unwrap_this(env, info, "SendFileTask", method);
 }
 
 /* cancel() -> true when it stopped a running transfer (the promise rejects PL_ERR_CANCELLED). */
