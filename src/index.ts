@@ -41,3 +41,20 @@ export { PeerNode, type PeerNodeStats } from './p2p/peer-node.js';
 export type { PeerNodeOptions } from './p2p/options.js';
 export type { PeerInfo } from './p2p/membership.js';
 export type { JsonValue, MemberState } from './p2p/wire.js';
+export {
+  httpApp,
+  HttpSession,
+  type HttpApp,
+  type HttpHandler,
+  type HttpHandlerObject,
+  type HttpServerOptions,
+  type HttpStats,
+} from './protocol/http/server.js';
+export {
+  ServerResponse,
+  httpDate,
+  reasonPhrase,
+  type SendFileResponseOptions,
+} from './protocol/http/response.js';
+export { ServerRequest } from './protocol/http/server-request.js';
+export { Router, router } from './protocol/http/router.js';
