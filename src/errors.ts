@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   PL_ERR_SERVER_CLOSED: 'The server is closed or closing.',
   PL_ERR_ACCEPT: 'The operating system refused to accept a connection (e.g. EMFILE).',
   PL_ERR_HTTP_PARSE: 'An HTTP request is malformed or over a limit; see err.status.',
-  PL_ERR_HTTP_STATE: 'An HTTP parser or request was used out of turn.',
+  PL_ERR_HTTP_STATE: 'An HTTP parser, request or response was used out of turn.',
   PL_ERR_NATIVE_UNAVAILABLE:
     'A feature needs the native addon, which is not built or not loadable.',
   PL_ERR_NATIVE: 'A system call in the native addon failed; err.errno and err.syscall name it.',
