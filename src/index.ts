@@ -58,3 +58,4 @@ export {
 } from './protocol/http/response.js';
 export { ServerRequest } from './protocol/http/server-request.js';
 export { Router, router } from './protocol/http/router.js';
+export { serveStatic, type StaticOptions } from './protocol/http/static.js';

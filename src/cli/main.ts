@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `polyloop` command: runs the example servers (and, later, the framework's main jobs).
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isPolyloopError } from '../errors.js';
 import { TcpServer, type TcpServerOptions } from '../io/tcp-server.js';
@@ -37,6 +39,9 @@ Servers:
 ${Object.entries(SERVERS)
   .map(([name, s]) => `  ${name.padEnd(12)} ${s.summary}`)
   .join('\n')}
+Web:
+  serve [DIR]  serve the files of DIR (default public) over HTTP, with /healthz
+               (default port 8080; prints "listening on http://HOST:PORT")
 Clients:
   chat-client  interactive chat client: stdin lines out, messages in
 Peers:
@@ -48,7 +53,7 @@ Tools:
 
 Options:
   --host H              address to bind or dial (default 127.0.0.1)
-  --port P              port (servers: default 9000, 0 picks a free one)
+  --port P              port (servers: default 9000, serve: 8080; 0 picks a free one)
   --max-connections N   close connections beyond N at once
   --idle-timeout MS     close connections idle for MS milliseconds
   --peers LIST          p2p: comma-separated host:port of nodes to join through
@@ -111,6 +116,68 @@ async function runServer(
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+}
+
+async function runServe(
+  dir: string,
+  values: Record<string, string | boolean | undefined>,
+): Promise<void> {
+  const { httpApp } = await import('../protocol/http/server.js');
+  const { router } = await import('../protocol/http/router.js');
+  const { serveStatic } = await import('../protocol/http/static.js');
+  const { diagnose } = await import('./doctor.js');
+  const { readSystemLimits } = await import('../io/sys.js');
+  const root = resolve(dir);
+  const st = await stat(root).catch(() => undefined);
+  if (st === undefined || !st.isDirectory())
+    throw new UsageError(`serve: ${JSON.stringify(dir)} is not a directory`);
+  const app = httpApp(
+    router()
+      .get('/healthz', (_req, res) => res.send('ok'))
+      .get('/*', serveStatic('/', root)),
+  );
+  const options: TcpServerOptions = {
+    host: (values['host'] as string | undefined) ?? '127.0.0.1',
+    port: intOption('port', values['port'] as string | undefined, 8080)!,
+  };
+  const acceptor = values['acceptor'];
+  if (acceptor !== undefined) {
+    if (acceptor !== 'native' && acceptor !== 'node') {
+      throw new UsageError(`--acceptor must be native or node; got ${JSON.stringify(acceptor)}`);
+    }
+    options.acceptor = acceptor;
+  }
+  const server = new TcpServer(app, options);
+  const addr = await server.listen();
+  const native = await nativeStatus();
+  const limiting = diagnose({
+    limits: readSystemLimits(),
+    backlog: 511,
+    wantFds: 65_536,
+    native,
+    nodeVersion: process.versions.node,
+  }).filter((c) => c.status === 'limit').length;
+  process.stdout.write(
+    [
+      `listening on http://${formatHost(addr.host)}:${addr.port}`,
+      `serving ${root}`,
+      `model: reactor, 1 loop (${server.acceptor} acceptor)`,
+      limiting === 0
+        ? 'doctor: nothing limits a server here'
+        : `doctor: ${limiting} setting(s) limit a server here (run "polyloop doctor")`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -209,6 +276,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.help === true || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && values.help !== true ? 1 : 0;
+  }
+  if (command === 'serve') {
+    if (rest.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(rest[1])}`);
+    await runServe(rest[0] ?? 'public', values);
+    return 0;
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   if (command === 'doctor') return doctor(values);

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createError, invalidArg } from '../../errors.js';
 
@@ -13,6 +13,11 @@ export interface ResponseSink {
   drained(): Promise<void>;
   /** Sends `length` bytes of the open file `fd` after everything emitted so far. */
   sendFile(fd: number, length: number): Promise<number>;
+  /**
+   * Sends `length` bytes of `fd` from `offset` (zero-copy). Optional: without it a range that
+   * does not start at 0 is copied through `emit`, paced by `drained`.
+   */
+  sendFileRange?(fd: number, offset: number, length: number): Promise<number>;
   /** The response is complete; `close`: the connection must close after it. */
   finished(res: ServerResponse, close: boolean): void;
 }
@@ -40,6 +45,7 @@ const REASONS: Readonly<Record<number, string>> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
   417: 'Expectation Failed',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
@@ -114,7 +120,18 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 export interface SendFileResponseOptions {
   /** Content-Type to send; default from the extension, else `application/octet-stream`. */
   contentType?: string;
+  /**
+   * A file the caller already opened (the path then only names the type). It stays the
+   * caller's: close it once the returned promise settles.
+   */
+  file?: FileHandle;
+  /** First byte of the body. Default 0. */
+  offset?: number;
+  /** Bytes of the body. Default: to the end of the file. */
+  length?: number;
 }
+
+const COPY_CHUNK = 64 * 1024;
 
 /**
  * The response to one request. Use it from the handler, or later from the connection's own loop
@@ -308,17 +325,20 @@ export class ServerResponse {
   async sendFile(path: string, options: SendFileResponseOptions = {}): Promise<void> {
     this.checkFresh('sendFile');
     this.state = State.Opening;
-    let file;
-    try {
-      file = await open(path, 'r');
-    } catch (err) {
-      this.state = State.Fresh;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
-        this.status(404).send('Not Found\n');
-        return;
+    let file = options.file;
+    const owned = file === undefined;
+    if (file === undefined) {
+      try {
+        file = await open(path, 'r');
+      } catch (err) {
+        this.state = State.Fresh;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+          this.status(404).send('Not Found\n');
+          return;
+        }
+        throw err;
       }
-      throw err;
     }
     try {
       const st = await file.stat();
@@ -327,16 +347,48 @@ export class ServerResponse {
         this.status(404).send('Not Found\n');
         return;
       }
+      const offset = options.offset ?? 0;
+      const length = options.length ?? Math.max(0, st.size - offset);
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) {
+        this.state = State.Fresh;
+        throw invalidArg('offset', offset, 'a non-negative integer');
+      }
+      if (length < 0 || offset + length > st.size) {
+        this.state = State.Fresh;
+        throw invalidArg('offset + length', offset + length, `at most the file size ${st.size}`);
+      }
       if (this.indexOf('content-type') < 0) {
         this.names.push('Content-Type');
         this.values.push(options.contentType ?? MIME[extname(path).toLowerCase()] ?? OCTETS);
       }
-      this.sink.emit(Buffer.from(this.head(st.size), 'latin1'));
-      if (!this.isHead && st.size > 0) await this.sink.sendFile(file.fd, st.size);
+      this.sink.emit(Buffer.from(this.head(length), 'latin1'));
+      if (!this.isHead && length > 0) {
+        if (offset === 0) await this.sink.sendFile(file.fd, length);
+        else if (this.sink.sendFileRange !== undefined)
+          await this.sink.sendFileRange(file.fd, offset, length);
+        else await this.copyRange(file, offset, length);
+      }
       this.state = State.Done;
       this.sink.finished(this, this.closeAfter);
     } finally {
-      await file.close();
+      if (owned) await file.close();
+    }
+  }
+
+  /** Copies a range through `emit`, one chunk at a time, paced by `drained`. */
+  private async copyRange(file: FileHandle, offset: number, length: number): Promise<void> {
+    let sent = 0;
+    while (sent < length) {
+      const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK, length - sent));
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, offset + sent);
+      if (bytesRead === 0)
+        throw createError(
+          'PL_ERR_FILE_TRUNCATED',
+          `file ended after ${offset + sent} bytes; expected ${offset + length}`,
+        );
+      this.sink.emit(chunk.subarray(0, bytesRead));
+      sent += bytesRead;
+      await this.sink.drained();
     }
   }
 
