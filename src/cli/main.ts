@@ -154,6 +154,16 @@ async function runServe(
   }
   const server = new TcpServer(app, options);
   const addr = await server.listen();
+  // Listen for signals before the first line: a supervisor may signal as soon as it reads it.
+  const stopped = new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
   const native = await nativeStatus();
   const limiting = diagnose({
     limits: readSystemLimits(),
@@ -173,15 +183,7 @@ async function runServe(
       '',
     ].join('\n'),
   );
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopped;
   await server.close();
 }
 

@@ -18,6 +18,8 @@ export interface StaticOptions {
 }
 
 const OCTETS = 'application/octet-stream';
+// A well-formed byte-ranges value (RFC 9110 §14.1.1); anything else is ignored: 200, whole file.
+const BYTE_RANGES = /^bytes=\s*(\d+-\d*|-\d+)(\s*,\s*(\d+-\d*|-\d+))*\s*$/;
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
 
 interface Found {
@@ -165,14 +167,18 @@ async function sendFound(
   let offset = 0;
   let length = size;
   const range = req.header('range');
-  if (range !== undefined && ifRangeHolds(req.header('if-range'), etag, lastModified)) {
+  if (
+    range !== undefined &&
+    BYTE_RANGES.test(range) &&
+    ifRangeHolds(req.header('if-range'), etag, lastModified)
+  ) {
     const ranges = parseRange(size, range, { combine: true });
     if (ranges === -1) {
       res.status(416).setHeader('Content-Range', `bytes */${size}`).send();
       return;
     }
-    // -2 (malformed), another unit, or several ranges: the whole file, 200.
-    if (ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) {
+    // Several ranges (after merging overlaps): the whole file, 200.
+    if (ranges !== -2 && ranges.length === 1) {
       const r = ranges[0]!;
       offset = r.start;
       length = r.end - r.start + 1;
