@@ -347,3 +347,18 @@ describe('serveStatic with fetch', () => {
     assert.equal(await res.text(), readFileSync(join(root, 'index.html'), 'utf8'));
   });
 });
+
+describe('res.sendFile with a range', () => {
+  it('sends offset/length bytes of a path, and refuses a range past the end with 500', async () => {
+    const path = join(root, 'blob.bin');
+    const { port: p } = await serve(
+      router()
+        .get('/part', (_req, res) => res.sendFile(path, { offset: 3, length: 70_000 }))
+        .get('/past', (_req, res) => res.sendFile(path, { offset: binary.length, length: 1 })),
+    );
+    const r = await request(p, 'GET', '/part');
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(binary.subarray(3, 70_003)));
+    assert.equal((await request(p, 'GET', '/past')).status, 500);
+  });
+});
