@@ -37,7 +37,7 @@ export class ByteBuffer {
     if (!Number.isSafeInteger(prependSize) || prependSize < 0) {
       throw invalidArg('prependSize', prependSize, 'a non-negative integer');
     }
-    this.bytes = new Uint8Array(prependSize + initialSize);
+    this.bytes = Buffer.allocUnsafeSlow(prependSize + initialSize);
     this.view = new DataView(this.bytes.buffer);
     this.reader = prependSize;
     this.writer = prependSize;
@@ -256,15 +256,26 @@ export class ByteBuffer {
   /** Appends bytes, or a string as UTF-8. */
   append(data: Uint8Array | string): void {
     if (typeof data === 'string') {
-      // Worst case 3 bytes per UTF-16 unit; encodeInto writes in place with no temporary.
+      if (data.length === 0) return;
+      // Worst case 3 bytes per UTF-16 unit; Buffer#write encodes in place, natively.
       this.ensureWritable(data.length * 3);
-      const { written } = encoder.encodeInto(data, this.bytes.subarray(this.writer));
-      this.writer += written;
+      this.writer += (this.bytes as Buffer).write(data, this.writer, 'utf8');
       return;
     }
     this.ensureWritable(data.length);
     this.bytes.set(data, this.writer);
     this.writer += data.length;
+  }
+
+  /**
+   * Appends a string as latin1 (ISO-8859-1): one byte per character, for protocol text such as
+   * HTTP header sections whose values may hold bytes 0x80–0xFF. Characters above 0xFF are
+   * truncated to their low byte, as Node's 'latin1' encoding does.
+   */
+  appendLatin1(text: string): void {
+    if (text.length === 0) return;
+    this.ensureWritable(text.length);
+    this.writer += (this.bytes as Buffer).write(text, this.writer, 'latin1');
   }
 
   /**
@@ -280,7 +291,7 @@ export class ByteBuffer {
       this.bytes.copyWithin(front, this.reader, this.writer);
     } else {
       const size = Math.max(this.bytes.length * 2, front + readable + length);
-      const next = new Uint8Array(size);
+      const next = Buffer.allocUnsafeSlow(size);
       next.set(this.bytes.subarray(this.reader, this.writer), front);
       this.bytes = next;
       this.view = new DataView(next.buffer);
@@ -398,7 +409,7 @@ export class ByteBuffer {
   /** Releases excess storage, keeping the content and `reserve` writable bytes. */
   shrink(reserve = 0): void {
     const readable = this.readableBytes;
-    const next = new Uint8Array(ByteBuffer.CHEAP_PREPEND + readable + reserve);
+    const next = Buffer.allocUnsafeSlow(ByteBuffer.CHEAP_PREPEND + readable + reserve);
     next.set(this.bytes.subarray(this.reader, this.writer), ByteBuffer.CHEAP_PREPEND);
     this.bytes = next;
     this.view = new DataView(next.buffer);
@@ -434,5 +445,4 @@ export class ByteBuffer {
   }
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -782,3 +782,13 @@ describe('ByteBuffer', () => {
     });
   });
 });
+
+describe('ByteBuffer.appendLatin1', () => {
+  it('writes one byte per character, 0x80-0xFF included', () => {
+    const b = new ByteBuffer(2);
+    b.append('a');
+    b.appendLatin1('é\u00ff z');
+    assert.deepEqual([...b.peek()], [0x61, 0xe9, 0xff, 0x20, 0x7a]);
+    assert.equal(Buffer.from(b.peek()).toString('latin1'), 'aé\u00ff z');
+  });
+});

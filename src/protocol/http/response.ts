@@ -9,6 +9,11 @@ import { createError, invalidArg } from '../../errors.js';
 export interface ResponseSink {
   /** Queues bytes after everything emitted before (dropped once the connection is closed). */
   emit(bytes: Uint8Array): void;
+  /**
+   * Queues a whole response: the head (latin1 text) and an optional body, copied straight into
+   * the connection's batched output with no buffer of its own.
+   */
+  emitResponse(head: string, text?: string, bytes?: Uint8Array): void;
   /** Resolves when queued output is under the write high-water mark; rejects once closed. */
   drained(): Promise<void>;
   /** Sends `length` bytes of the open file `fd` after everything emitted so far. */
@@ -63,15 +68,17 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Unknown';
 }
 
-let dateSecond = -1;
-let dateValue = '';
+let dateValue: string | undefined;
 
-/** The `Date` header value, regenerated at most once a second. */
-export function httpDate(now = Date.now()): string {
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(second * 1000).toUTCString();
+/**
+ * The `Date` header value. Computed at most once a second: a timer (which never keeps the
+ * process alive) drops the cached value at the next second boundary.
+ */
+export function httpDate(): string {
+  if (dateValue === undefined) {
+    const now = Date.now();
+    dateValue = new Date(now - (now % 1000)).toUTCString();
+    setTimeout(() => (dateValue = undefined), 1000 - (now % 1000)).unref();
   }
   return dateValue;
 }
@@ -247,16 +254,9 @@ export class ServerResponse {
       this.values.push(type);
     }
     const head = this.head(bodyless ? NO_LENGTH : length);
-    const bodyBytes = this.isHead ? 0 : length;
-    // Header values are latin1 (checked in setHeader): one byte per char.
-    const out = Buffer.allocUnsafe(head.length + bodyBytes);
-    out.write(head, 0, 'latin1');
-    if (bodyBytes > 0) {
-      if (text !== undefined) out.write(text, head.length, 'utf8');
-      else out.set(bytes!, head.length);
-    }
     this.state = State.Done;
-    this.sink.emit(out);
+    if (this.isHead || length === 0) this.sink.emitResponse(head);
+    else this.sink.emitResponse(head, text, bytes);
     this.sink.finished(this, this.closeAfter);
   }
 

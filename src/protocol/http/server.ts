@@ -86,7 +86,8 @@ export class HttpSession implements ResponseSink {
   private parts: Uint8Array[] = [];
   /** The response in flight, if any: the parser is paused until it finishes. */
   private res: ServerResponse | undefined;
-  private batch: Uint8Array[] = [];
+  /** Responses produced while one read is handled, written together when it is done. */
+  private out = new ByteBuffer(4096);
   private pumping = false;
   private closing = false;
   private readingPaused = false;
@@ -156,8 +157,21 @@ export class HttpSession implements ResponseSink {
 
   /** @internal */
   emit(bytes: Uint8Array): void {
-    if (this.pumping) this.batch.push(bytes);
-    else this.conn.send(bytes);
+    if (!this.pumping && this.out.readableBytes === 0) {
+      this.conn.send(bytes);
+      return;
+    }
+    this.out.append(bytes);
+    if (!this.pumping) this.flushBatch();
+  }
+
+  /** @internal */
+  emitResponse(head: string, text?: string, bytes?: Uint8Array): void {
+    const out = this.out;
+    out.appendLatin1(head);
+    if (text !== undefined) out.append(text);
+    else if (bytes !== undefined) out.append(bytes);
+    if (!this.pumping) this.flushBatch();
   }
 
   /** @internal */
@@ -179,6 +193,12 @@ export class HttpSession implements ResponseSink {
   sendFile(fd: number, length: number): Promise<number> {
     this.flushBatch();
     return this.conn.sendFile(fd, { length });
+  }
+
+  /** @internal Ranges go out with sendfile(2) too. */
+  sendFileRange(fd: number, offset: number, length: number): Promise<number> {
+    this.flushBatch();
+    return this.conn.sendFile(fd, { offset, length });
   }
 
   /** @internal */
@@ -303,10 +323,13 @@ export class HttpSession implements ResponseSink {
   }
 
   private flushBatch(): void {
-    const batch = this.batch;
-    if (batch.length === 0) return;
-    this.conn.send(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
-    batch.length = 0;
+    const out = this.out;
+    if (out.readableBytes === 0) return;
+    this.conn.send(out.peek());
+    // Written through at once: the storage is free again. Otherwise the socket still holds a
+    // view of it, so later responses go to a fresh buffer.
+    if (this.conn.queuedBytes === 0) out.retrieveAll();
+    else this.out = new ByteBuffer(4096);
   }
 
   private closeConnection(): void {
