@@ -65,10 +65,36 @@ const SCRIPTS = {
 const FILE_SERVERS = ['polyloop', 'node-http', 'nginx'];
 const SCENARIOS = [
   { name: 'hello-c50', what: 'hello, keep-alive', connections: 50, pipeline: 1, servers: SERVERS },
-  { name: 'hello-c256', what: 'hello, keep-alive', connections: 256, pipeline: 1, servers: SERVERS },
-  { name: 'pipeline16', what: 'hello, pipelined x16', connections: 50, pipeline: 16, servers: SERVERS },
-  { name: 'file-1k', what: 'static 1 KiB', connections: 50, pipeline: 1, file: 1024, servers: FILE_SERVERS },
-  { name: 'file-1m', what: 'static 1 MiB', connections: 8, pipeline: 1, file: 2 ** 20, servers: FILE_SERVERS },
+  {
+    name: 'hello-c256',
+    what: 'hello, keep-alive',
+    connections: 256,
+    pipeline: 1,
+    servers: SERVERS,
+  },
+  {
+    name: 'pipeline16',
+    what: 'hello, pipelined x16',
+    connections: 50,
+    pipeline: 16,
+    servers: SERVERS,
+  },
+  {
+    name: 'file-1k',
+    what: 'static 1 KiB',
+    connections: 50,
+    pipeline: 1,
+    file: 1024,
+    servers: FILE_SERVERS,
+  },
+  {
+    name: 'file-1m',
+    what: 'static 1 MiB',
+    connections: 8,
+    pipeline: 1,
+    file: 2 ** 20,
+    servers: FILE_SERVERS,
+  },
 ];
 /** Other processes' share of a pinned core (%) above which a run is flagged as noisy. */
 const OTHER_LOAD_WARN = 10;
@@ -119,7 +145,8 @@ function options(argv) {
 }
 
 const sizeLabel = (bytes) => (bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`);
-const fileName = (bytes) => `file-${bytes >= 2 ** 20 ? `${bytes / 2 ** 20}m` : `${bytes / 1024}k`}.bin`;
+const fileName = (bytes) =>
+  `file-${bytes >= 2 ** 20 ? `${bytes / 2 ** 20}m` : `${bytes / 1024}k`}.bin`;
 
 async function run(opts) {
   const env = preflight(opts);
@@ -166,7 +193,12 @@ async function run(opts) {
   for (const [sc, name] of plan) {
     const srv = servers.get(name);
     process.stderr.write(`[${runs.length + 1}/${plan.length}] ${sc.name} ${name} ... `);
-    const r = { scenario: sc.name, server: name, connections: sc.connections, pipeline: sc.pipeline };
+    const r = {
+      scenario: sc.name,
+      server: name,
+      connections: sc.connections,
+      pipeline: sc.pipeline,
+    };
     if (sc.file) r.fileBytes = sc.file;
     if (srv.error !== undefined) r.error = 'server not started';
     else {
@@ -282,7 +314,13 @@ async function startServer(name, opts, env, filesDir, work) {
     argv = [env.nginx, '-e', 'stderr', '-p', dir, '-c', path.join(dir, 'nginx.conf')];
     display = `taskset -c ${opts.serverCpu} ${env.nginx} -e stderr -p TMP/nginx -c TMP/nginx/nginx.conf`;
   } else {
-    const args = [path.relative(root, path.join(here, SCRIPTS[name])), '--dir', filesDir, '--port', '0'];
+    const args = [
+      path.relative(root, path.join(here, SCRIPTS[name])),
+      '--dir',
+      filesDir,
+      '--port',
+      '0',
+    ];
     argv = [process.execPath, ...args];
     display = `taskset -c ${opts.serverCpu} node ${args[0]} --dir TMP/files --port 0`;
   }
@@ -294,7 +332,9 @@ async function startServer(name, opts, env, filesDir, work) {
     }
     await waitListening(srv, deadline);
     if (name === 'polyloop') {
-      srv.mode = (await waitFor(srv, deadline, () => /sendFile mode: ([^;\n]*)/.exec(srv.stderr)))[1];
+      srv.mode = (
+        await waitFor(srv, deadline, () => /sendFile mode: ([^;\n]*)/.exec(srv.stderr))
+      )[1];
     }
   });
 }
@@ -395,7 +435,12 @@ async function verify(srv, files) {
   srv.contentType = hello.type;
   for (const f of files) {
     const got = await get(srv, `/file/${f.name}`);
-    if (got.status !== 200 || got.length !== f.size || got.bytes !== f.size || got.sha256 !== f.sha256) {
+    if (
+      got.status !== 200 ||
+      got.length !== f.size ||
+      got.bytes !== f.size ||
+      got.sha256 !== f.sha256
+    ) {
       throw new Error(
         `GET /file/${f.name}: status ${got.status}, Content-Length ${got.length}, ${got.bytes} bytes, sha256 ${got.sha256.slice(0, 16)}…; expected 200, ${f.size} bytes, ${f.sha256.slice(0, 16)}…`,
       );
@@ -495,7 +540,11 @@ async function measure(srv, sc, opts, env) {
       const a = cores0.get(Number(n));
       const b = cores1.get(Number(n));
       const pct = (k) => round(((b[k] - a[k]) / window) * 100, 1);
-      return { busyPercent: pct('busy'), softirqPercent: pct('softirq'), stealPercent: pct('steal') };
+      return {
+        busyPercent: pct('busy'),
+        softirqPercent: pct('softirq'),
+        stealPercent: pct('steal'),
+      };
     };
     const serverCore = core(opts.serverCpu);
     const clientCore = core(opts.clientCpu);
@@ -569,7 +618,13 @@ function checkGoals(rows) {
     const row = rows.find((r) => r.scenario === scenario);
     if (row === undefined || !(peer in row.polyloopOver)) continue;
     const value = row.polyloopOver[peer];
-    goals.push({ scenario, peer, value, target: `>= ${target}`, met: value === null ? null : value >= target });
+    goals.push({
+      scenario,
+      peer,
+      value,
+      target: `>= ${target}`,
+      met: value === null ? null : value >= target,
+    });
   }
   return goals;
 }
@@ -622,7 +677,9 @@ function format(rows, goals, opts, wanted, notes) {
   const out = [title, ...runs];
   out.push(
     `other load %: busy time of the server's / wrk's core not spent by them or in interrupts${
-      anyNoisy ? `\n  * at least ${OTHER_LOAD_WARN}%: other processes competed, rerun before trusting it` : ''
+      anyNoisy
+        ? `\n  * at least ${OTHER_LOAD_WARN}%: other processes competed, rerun before trusting it`
+        : ''
     }`,
   );
   out.push('', 'req/s ratios (for files the same as MiB/s):', ...ratios);
@@ -630,7 +687,9 @@ function format(rows, goals, opts, wanted, notes) {
     const mark = (g) => (g.met === null ? 'n/a' : g.met ? 'met' : 'NOT met');
     out.push('', 'goals (reported, not enforced):');
     for (const g of goals)
-      out.push(`  ${`${g.scenario} polyloop/${g.peer}`.padEnd(30)} ${num(g.value, 2).padStart(6)} (${g.target}): ${mark(g)}`);
+      out.push(
+        `  ${`${g.scenario} polyloop/${g.peer}`.padEnd(30)} ${num(g.value, 2).padStart(6)} (${g.target}): ${mark(g)}`,
+      );
   }
   for (const n of notes) out.push(`note: ${n}`);
   return out.join('\n');
