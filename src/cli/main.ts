@@ -89,16 +89,32 @@ async function runServer(
 ): Promise<void> {
   const mod = await SERVERS[name]!.load();
   const app = mod.default as App<unknown, unknown, unknown>;
-  const options: TcpServerOptions = {
-    host: (values['host'] as string | undefined) ?? '127.0.0.1',
-    port: intOption('port', values['port'] as string | undefined, 9000)!,
-  };
+  const options = serverOptions(values, 9000);
   const max = intOption(
     'max-connections',
     values['max-connections'] as string | undefined,
     undefined,
   );
   if (max !== undefined) options.maxConnections = max;
+  const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
+  if (idle !== undefined) options.idleTimeout = idle;
+  const server = new TcpServer(app, options);
+  const addr = await server.listen();
+  const stopped = untilSignal();
+  process.stdout.write(`listening on ${formatHost(addr.host)}:${addr.port}\n`);
+  await stopped;
+  await server.close();
+}
+
+/** Host, port and acceptor options shared by the server commands. */
+function serverOptions(
+  values: Record<string, string | boolean | undefined>,
+  defaultPort: number,
+): TcpServerOptions {
+  const options: TcpServerOptions = {
+    host: (values['host'] as string | undefined) ?? '127.0.0.1',
+    port: intOption('port', values['port'] as string | undefined, defaultPort)!,
+  };
   const acceptor = values['acceptor'];
   if (acceptor !== undefined) {
     if (acceptor !== 'native' && acceptor !== 'node') {
@@ -106,21 +122,23 @@ async function runServer(
     }
     options.acceptor = acceptor;
   }
-  const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
-  if (idle !== undefined) options.idleTimeout = idle;
-  const server = new TcpServer(app, options);
-  const addr = await server.listen();
-  process.stdout.write(`listening on ${formatHost(addr.host)}:${addr.port}\n`);
-  await new Promise<void>((resolve) => {
+  return options;
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Call it before printing the ready line: a
+ * supervisor may signal as soon as it reads that line.
+ */
+function untilSignal(): Promise<void> {
+  return new Promise<void>((done) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      resolve();
+      done();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await server.close();
 }
 
 async function runServe(
@@ -141,29 +159,9 @@ async function runServe(
       .get('/healthz', (_req, res) => res.send('ok'))
       .get('/*', serveStatic('/', root)),
   );
-  const options: TcpServerOptions = {
-    host: (values['host'] as string | undefined) ?? '127.0.0.1',
-    port: intOption('port', values['port'] as string | undefined, 8080)!,
-  };
-  const acceptor = values['acceptor'];
-  if (acceptor !== undefined) {
-    if (acceptor !== 'native' && acceptor !== 'node') {
-      throw new UsageError(`--acceptor must be native or node; got ${JSON.stringify(acceptor)}`);
-    }
-    options.acceptor = acceptor;
-  }
-  const server = new TcpServer(app, options);
+  const server = new TcpServer(app, serverOptions(values, 8080));
   const addr = await server.listen();
-  // Listen for signals before the first line: a supervisor may signal as soon as it reads it.
-  const stopped = new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const stopped = untilSignal();
   const native = await nativeStatus();
   const limiting = diagnose({
     limits: readSystemLimits(),
