@@ -16,6 +16,7 @@ export class ServerRequest {
   params: Readonly<Record<string, string>> = NO_PARAMS;
   private pathValue: string | undefined;
   private queryValue: URLSearchParams | undefined;
+  private queryString = '';
 
   /** @internal Made by the server for each request. */
   constructor(raw: HttpRequest, body: Uint8Array) {
@@ -40,8 +41,11 @@ export class ServerRequest {
 
   /** The query string, parsed. */
   get query(): URLSearchParams {
-    if (this.queryValue === undefined) this.split();
-    return this.queryValue!;
+    if (this.queryValue === undefined) {
+      if (this.pathValue === undefined) this.split();
+      this.queryValue = new URLSearchParams(this.queryString);
+    }
+    return this.queryValue;
   }
 
   /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
@@ -81,6 +85,7 @@ export class ServerRequest {
     }
     const q = url.indexOf('?');
     this.pathValue = q < 0 ? url : url.slice(0, q);
-    this.queryValue = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    // Parsed only when a handler reads `query`: routing needs the path alone.
+    this.queryString = q < 0 ? '' : url.slice(q + 1);
   }
 }
