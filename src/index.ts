@@ -59,3 +59,6 @@ export {
 export { ServerRequest } from './protocol/http/server-request.js';
 export { Router, router } from './protocol/http/router.js';
 export { serveStatic, type StaticOptions } from './protocol/http/static.js';
+export { IntRing } from './shm/int-ring.js';
+export { ByteRing } from './shm/byte-ring.js';
+export { MpscIntRing } from './shm/mpsc-int-ring.js';

@@ -1,0 +1,252 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import {
+  ByteRing,
+  IntRing,
+  MpscIntRing,
+  isPolyloopError,
+  type ErrorCode,
+} from '../../src/index.js';
+import { message, nextLength, rng, type Job, type Report } from './ring-worker.js';
+
+const workerUrl = new URL('./ring-worker.js', import.meta.url);
+/** A hung wake-up fails the test instead of hanging the run (not a timing assertion). */
+const LIMIT = { timeout: 60_000 };
+
+function throwsCode(fn: () => unknown, code: ErrorCode): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isPolyloopError(err), `expected a PolyloopError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+/** Runs `job` in a new worker thread and resolves with its report; rejects if it dies. */
+function spawn(job: Job): Promise<Report> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(workerUrl, { workerData: job });
+    let report: Report | undefined;
+    w.once('message', (r: Report) => (report = r));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (report !== undefined) resolve(report);
+      else reject(new Error(`worker ${job.role} exited with ${code} and no report`));
+    });
+  });
+}
+
+function assertClean(reports: Report[]): void {
+  for (const r of reports) assert.deepEqual(r.errors, []);
+}
+
+describe('IntRing', () => {
+  it('returns false when full and undefined when empty, in FIFO order', () => {
+    const ring = IntRing.create(4);
+    assert.equal(ring.tryPop(), undefined);
+    for (const v of [1, -2, 0x7fffffff, -0x80000000]) assert.equal(ring.tryPush(v), true);
+    assert.equal(ring.tryPush(5), false);
+    assert.equal(ring.size, 4);
+    assert.deepEqual([ring.tryPop(), ring.tryPop()], [1, -2]);
+    assert.equal(ring.tryPush(6), true);
+    assert.deepEqual(
+      [ring.tryPop(), ring.tryPop(), ring.tryPop(), ring.tryPop()],
+      [0x7fffffff, -0x80000000, 6, undefined],
+    );
+  });
+
+  it('shares state with a ring opened by from() on the same buffer', () => {
+    const a = IntRing.create(8);
+    const b = IntRing.from(a.buffer);
+    assert.equal(b.capacity, 8);
+    a.tryPush(42);
+    assert.equal(b.tryPop(), 42);
+    assert.equal(a.size, 0);
+  });
+
+  it('throws PL_ERR_INVALID_ARG for a bad capacity, value or buffer', () => {
+    for (const c of [0, 1, 3, 6, 1.5, 2 ** 31, NaN]) {
+      throwsCode(() => IntRing.create(c), 'PL_ERR_INVALID_ARG');
+    }
+    throwsCode(() => IntRing.create(4).tryPush(2 ** 31), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => IntRing.create(4).tryPush(1.5), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => IntRing.from(new SharedArrayBuffer(1024)), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => IntRing.from(ByteRing.create(64).buffer), 'PL_ERR_INVALID_ARG');
+    throwsCode(
+      () => IntRing.from(new ArrayBuffer(1024) as unknown as SharedArrayBuffer),
+      'PL_ERR_INVALID_ARG',
+    );
+  });
+
+  it('waitForData resolves false when nothing arrives before the timeout', async () => {
+    assert.equal(await IntRing.create(4).waitForData(10), false);
+  });
+
+  it('waitForData wakes on the same thread when a timer pushes', LIMIT, async () => {
+    const ring = IntRing.create(4);
+    setTimeout(() => ring.tryPush(7), 5);
+    assert.equal(await ring.waitForData(), true);
+    assert.equal(ring.tryPop(), 7);
+  });
+
+  it('waitForSpace wakes the producer when the consumer pops', LIMIT, async () => {
+    const ring = IntRing.create(2);
+    ring.tryPush(1);
+    ring.tryPush(2);
+    assert.equal(await ring.waitForSpace(5), false);
+    setTimeout(() => ring.tryPop(), 5);
+    assert.equal(await ring.waitForSpace(), true);
+    assert.equal(ring.tryPush(3), true);
+  });
+
+  it('wakes a consumer thread parked in waitForData when the producer pushes', LIMIT, async () => {
+    const ring = IntRing.create(4);
+    const done = spawn({ role: 'wait-one', buffer: ring.buffer });
+    // Push only once the worker has announced it sleeps (header word DATA_WAIT = 49), so the
+    // push must go through Atomics.notify to reach it.
+    const header = new Int32Array(ring.buffer);
+    while (Atomics.load(header, 49) === 0) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(ring.tryPush(1234), true);
+    const report = await done;
+    assertClean([report]);
+    assert.equal(report.received, 1234);
+  });
+
+  it('loses and duplicates nothing across two producer/consumer thread pairs', LIMIT, async () => {
+    const count = 500_000;
+    const jobs: Job[] = [];
+    for (const capacity of [64, 1024]) {
+      const buffer = IntRing.create(capacity).buffer;
+      jobs.push({ role: 'int-produce', buffer, count }, { role: 'int-consume', buffer, count });
+    }
+    const reports = await Promise.all(jobs.map(spawn));
+    assertClean(reports);
+    assert.deepEqual(
+      reports.map((r) => r.received),
+      [0, count, 0, count],
+    );
+  });
+});
+
+describe('ByteRing', () => {
+  it('returns copies in order and false when full', () => {
+    const ring = ByteRing.create(32);
+    assert.equal(ring.maxMessage, 28);
+    assert.equal(ring.tryPop(), undefined);
+    assert.equal(ring.tryPush(Uint8Array.of(1, 2, 3)), true); // 8 bytes
+    assert.equal(ring.tryPush(new Uint8Array(0)), true); // 4 bytes
+    assert.equal(ring.tryPush(new Uint8Array(16).fill(9)), true); // 20 bytes: 32 used
+    assert.equal(ring.tryPush(new Uint8Array(0)), false);
+    const first = ring.tryPop();
+    assert.deepEqual(first, Uint8Array.of(1, 2, 3));
+    assert.ok(!(first?.buffer instanceof SharedArrayBuffer), 'a copy, not a view of the ring');
+    assert.deepEqual(ring.tryPop(), new Uint8Array(0));
+    assert.deepEqual(ring.tryPop(), new Uint8Array(16).fill(9));
+    assert.equal(ring.tryPop(), undefined);
+  });
+
+  it('pads to the end instead of splitting a record that would wrap', () => {
+    const ring = ByteRing.create(32);
+    ring.tryPush(new Uint8Array(16)); // 20 bytes at 0
+    ring.tryPop(); // head = tail = 20
+    // 12 bytes left before the end; a 10-byte message needs 16: PAD to 32, record at 0.
+    assert.equal(ring.tryPush(message(1, 10)), true);
+    assert.equal(ring.usedBytes, 12 + 16);
+    assert.deepEqual(ring.tryPop(), message(1, 10));
+    assert.equal(ring.usedBytes, 0);
+  });
+
+  it('gets a maxMessage record in from any offset once the consumer catches up', () => {
+    const ring = ByteRing.create(64);
+    for (let offset = 0; offset < 64; offset += 4) {
+      const big = message(offset, ring.maxMessage);
+      // Where it does not fit before the end, the first try pads and says false; the consumer
+      // skips the PAD (nothing to pop yet) and the second try has the whole region.
+      if (!ring.tryPush(big)) {
+        assert.notEqual(offset, 0);
+        assert.equal(ring.tryPop(), undefined);
+        assert.equal(ring.tryPush(big), true, `offset ${offset}`);
+      }
+      assert.deepEqual(ring.tryPop(), big);
+      if (offset + 4 < 64) {
+        // Advance the offset by 4: one empty record.
+        ring.tryPush(new Uint8Array(0));
+        ring.tryPop();
+      }
+    }
+  });
+
+  it('matches a single-threaded model over random sizes that wrap', () => {
+    const ring = ByteRing.create(256);
+    const next = rng(99);
+    const queue: Uint8Array[] = [];
+    let pushed = 0;
+    for (let step = 0; step < 20_000; step++) {
+      if (next() % 2 === 0) {
+        const m = message(pushed, nextLength(next, ring.maxMessage));
+        if (ring.tryPush(m)) {
+          queue.push(m);
+          pushed++;
+        }
+      } else {
+        assert.deepEqual(ring.tryPop(), queue.shift());
+      }
+    }
+    assert.ok(pushed > 1000, `only ${pushed} pushes succeeded`);
+  });
+
+  it('throws PL_ERR_INVALID_ARG for a message longer than maxMessage', () => {
+    const ring = ByteRing.create(16);
+    throwsCode(() => ring.tryPush(new Uint8Array(13)), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => ByteRing.create(8), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => ByteRing.from(IntRing.create(4).buffer), 'PL_ERR_INVALID_ARG');
+  });
+
+  it('loses, duplicates and corrupts nothing across two thread pairs', LIMIT, async () => {
+    const count = 100_000;
+    const jobs: Job[] = [];
+    for (const [capacity, seed] of [
+      [256, 1],
+      [4096, 2],
+    ] as const) {
+      const buffer = ByteRing.create(capacity).buffer;
+      jobs.push(
+        { role: 'byte-produce', buffer, count, seed },
+        { role: 'byte-consume', buffer, count, seed },
+      );
+    }
+    const reports = await Promise.all(jobs.map(spawn));
+    assertClean(reports);
+    assert.deepEqual(
+      reports.map((r) => r.received),
+      [0, count, 0, count],
+    );
+  });
+});
+
+describe('MpscIntRing', () => {
+  it('returns false when full and undefined when empty, in FIFO order', () => {
+    const ring = MpscIntRing.create(2);
+    assert.equal(ring.tryPop(), undefined);
+    assert.equal(ring.tryPush(1), true);
+    assert.equal(ring.tryPush(2), true);
+    assert.equal(ring.tryPush(3), false);
+    assert.equal(ring.tryPop(), 1);
+    assert.equal(ring.tryPush(3), true);
+    assert.deepEqual([ring.tryPop(), ring.tryPop(), ring.tryPop()], [2, 3, undefined]);
+    const other = MpscIntRing.from(ring.buffer);
+    other.tryPush(-1);
+    assert.equal(ring.tryPop(), -1);
+  });
+
+  it('keeps per-producer order and loses nothing with 3 producer threads', LIMIT, async () => {
+    const count = 200_000;
+    const producers = 3;
+    const buffer = MpscIntRing.create(256).buffer;
+    const jobs: Job[] = [{ role: 'mpsc-consume', buffer, count: count * producers, producers }];
+    for (let id = 0; id < producers; id++) jobs.push({ role: 'mpsc-produce', buffer, count, id });
+    const reports = await Promise.all(jobs.map(spawn));
+    assertClean(reports);
+    assert.equal(reports[0]?.received, count * producers);
+  });
+});
