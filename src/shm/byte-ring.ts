@@ -122,23 +122,50 @@ export class ByteRing {
   }
 
   /**
+   * Removes the oldest message and copies it into `target` (reused by the caller, so no
+   * allocation per message); returns its length, or -1 when the ring is empty. Throws
+   * PL_ERR_INVALID_ARG, leaving the message in the ring, when `target` is shorter than it.
+   * Consumer thread only.
+   */
+  tryPopInto(target: Uint8Array): number {
+    let length = -1;
+    this.#pop((start, len) => {
+      if (len > target.length) {
+        throw invalidArg('ByteRing.tryPopInto target length', target.length, `at least ${len}`);
+      }
+      target.set(this.#bytes.subarray(start, start + len));
+      length = len;
+    });
+    return length;
+  }
+
+  /**
    * Removes the oldest message and returns a copy of it (a plain, non-shared Uint8Array the
    * caller owns); undefined when the ring is empty. Consumer thread only.
    */
   tryPop(): Uint8Array | undefined {
+    let message: Uint8Array | undefined;
+    this.#pop((start, length) => {
+      message = this.#bytes.slice(start, start + length);
+    });
+    return message;
+  }
+
+  /** Hands the oldest record's place to `take` (which copies it out), then frees it. */
+  #pop(take: (start: number, length: number) => void): void {
     const h = this.#header;
     let head = Atomics.load(h, W_HEAD); // only this thread writes it
     for (;;) {
       if (head === this.#seenTail) {
         this.#seenTail = Atomics.load(h, W_TAIL);
-        if (head === this.#seenTail) return undefined;
+        if (head === this.#seenTail) return;
       }
       const pos = head & this.#mask;
       const length = this.#words[pos >> 2]!;
       if (length === PAD) {
         head = (head + this.capacity - pos) | 0;
         Atomics.store(h, W_HEAD, head);
-        wake(h, W_SPACE_SEQ, W_SPACE_WAIT); // the producer may wait for the space the PAD held
+        if (((this.#seenTail - head) | 0) <= this.capacity >> 1) wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
         continue;
       }
       // A length the producer cannot have written means the ring was corrupted (two producers
@@ -146,10 +173,13 @@ export class ByteRing {
       if (length < 0 || length > this.capacity - pos - 4) {
         throw invalidArg('ByteRing record length (ring corrupted?)', length, 'a valid length');
       }
-      const message = this.#bytes.slice(pos + 4, pos + 4 + length);
-      Atomics.store(h, W_HEAD, (head + recordBytes(length)) | 0); // hands the bytes back
-      wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
-      return message;
+      take(pos + 4, length); // may throw: the record stays
+      head = (head + recordBytes(length)) | 0;
+      Atomics.store(h, W_HEAD, head); // hands the bytes back
+      // Wake a waiting producer only once half the region is free (any record fits once the
+      // ring drains), not for every record: no ping-pong of one wake-up per message.
+      if (((this.#seenTail - head) | 0) <= this.capacity >> 1) wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
+      return;
     }
   }
 

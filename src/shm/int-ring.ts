@@ -98,7 +98,9 @@ export class IntRing {
     }
     const value = this.#slots[head & this.#mask]!;
     Atomics.store(h, W_HEAD, (head + 1) | 0); // hands the slot back
-    wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
+    // Wake a waiting producer only once half the ring is free, not for every slot: otherwise
+    // producer and consumer ping-pong one wake-up per message (see ring-header.ts).
+    if (((this.#seenTail - head - 1) | 0) <= this.capacity >> 1) wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
     return value;
   }
 

@@ -110,7 +110,13 @@ export class MpscIntRing {
     const value = this.#values[slot]!;
     Atomics.store(this.#seqs, slot, (head + this.capacity) | 0); // frees it for the next lap
     Atomics.store(h, W_HEAD, (head + 1) | 0);
-    wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
+    // Wake waiting producers once half the ring is free, not for every slot (no ping-pong).
+    if (
+      Atomics.load(h, W_SPACE_WAIT) !== 0 &&
+      ((Atomics.load(h, W_TAIL) - head - 1) | 0) <= this.capacity >> 1
+    ) {
+      wake(h, W_SPACE_SEQ, W_SPACE_WAIT);
+    }
     return value;
   }
 

@@ -145,6 +145,19 @@ describe('ByteRing', () => {
     assert.equal(ring.tryPop(), undefined);
   });
 
+  it('tryPopInto copies into the caller buffer and keeps a message too long for it', () => {
+    const ring = ByteRing.create(64);
+    const target = new Uint8Array(8);
+    assert.equal(ring.tryPopInto(target), -1);
+    ring.tryPush(Uint8Array.of(5, 6, 7));
+    ring.tryPush(new Uint8Array(9));
+    assert.equal(ring.tryPopInto(target), 3);
+    assert.deepEqual(target.subarray(0, 3), Uint8Array.of(5, 6, 7));
+    throwsCode(() => ring.tryPopInto(target), 'PL_ERR_INVALID_ARG');
+    assert.equal(ring.tryPopInto(new Uint8Array(9)), 9);
+    assert.equal(ring.tryPopInto(target), -1);
+  });
+
   it('pads to the end instead of splitting a record that would wrap', () => {
     const ring = ByteRing.create(32);
     ring.tryPush(new Uint8Array(16)); // 20 bytes at 0

@@ -1,0 +1,184 @@
+// Messages per second from a producer thread to a consumer thread: ByteRing (shared memory,
+// `waitForData`/`waitForSpace` wake-ups) against MessagePort.postMessage of the same payload,
+// copied by structured clone each time, and of a transferred ArrayBuffer.
+//
+// The producer is a worker thread (rings/producer.mjs), the consumer the main thread; both run
+// in this process, so the two threads share the machine's cores (no taskset pinning per thread).
+// The clock starts when the consumer posts 'go' and stops when it has received the last message
+// (each one's length checked). For each size the variants run back to back; compare the ratios.
+//
+//   node bench/run.mjs rings [--quick] [--sizes 64,4096] [--messages N]
+//       [--variants ring,postMessage,transfer] [--ring-bytes 1048576] [--build] [--out FILE]
+import { MessageChannel, Worker } from 'node:worker_threads';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ensureBuilt,
+  grid,
+  list,
+  machine,
+  num,
+  parseOptions,
+  positiveInt,
+  ratio,
+  root,
+  writeResults,
+} from '../lib/harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const VARIANTS = ['ring', 'ringInto', 'postMessage', 'transfer'];
+/** The goal reported (never enforced): ring ≥ 3× postMessage at every size. */
+const GOAL = 3;
+
+export async function main(argv) {
+  const opts = options(argv);
+  ensureBuilt('rings', path.join(root, 'dist/src/index.js'), opts.build);
+  const { ByteRing } = await import('../../dist/src/index.js');
+  const runs = [];
+  for (const size of opts.sizes) {
+    const count = opts.messages ?? Math.round((size <= 1024 ? 500_000 : 100_000) / opts.scale);
+    for (const variant of opts.variants) {
+      const r = await measure(ByteRing, variant, size, count, opts.ringBytes);
+      process.stderr.write(`rings: ${size} B ${variant}: ${Math.round(r.msgsPerSec)} msg/s\n`);
+      runs.push(r);
+    }
+  }
+  report(opts, runs);
+  return 0;
+}
+
+function options(argv) {
+  const { values, common } = parseOptions(
+    argv,
+    {
+      sizes: { type: 'string', default: '64,4096' },
+      messages: { type: 'string' },
+      variants: { type: 'string', default: VARIANTS.join(',') },
+      'ring-bytes': { type: 'string', default: String(1 << 20) },
+    },
+    path.resolve(here, '../results/rings.json'),
+  );
+  const variants = list(values.variants);
+  for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown ${v}`);
+  return {
+    build: common.build,
+    out: common.out,
+    scale: values.quick ? 5 : 1,
+    sizes: list(values.sizes).map((x) => positiveInt('sizes', x)),
+    messages: values.messages === undefined ? undefined : positiveInt('messages', values.messages),
+    variants,
+    ringBytes: positiveInt('ring-bytes', values['ring-bytes']),
+  };
+}
+
+async function measure(ByteRing, variant, size, count, ringBytes) {
+  const data = { variant, size, count };
+  const transferList = [];
+  let ring;
+  let port;
+  if (variant.startsWith('ring')) {
+    ring = ByteRing.create(ringBytes);
+    data.buffer = ring.buffer;
+  } else {
+    const channel = new MessageChannel();
+    port = channel.port1;
+    data.port = channel.port2;
+    transferList.push(channel.port2);
+  }
+  const worker = new Worker(path.join(here, 'producer.mjs'), { workerData: data, transferList });
+  const failed = new Promise((_, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`producer exited with ${code}`));
+    });
+  });
+  await new Promise((resolve) => worker.once('online', resolve));
+  let bad = 0;
+  const t0 = process.hrtime.bigint();
+  worker.postMessage('go');
+  const received =
+    variant === 'ringInto'
+      ? (async () => {
+          const into = new Uint8Array(size);
+          let n = 0;
+          while (n < count) {
+            let len;
+            while ((len = ring.tryPopInto(into)) >= 0) {
+              if (len !== size) bad++;
+              n++;
+            }
+            if (n < count) await ring.waitForData();
+          }
+        })()
+      : variant === 'ring'
+        ? (async () => {
+            let n = 0;
+            while (n < count) {
+              let m;
+              while ((m = ring.tryPop()) !== undefined) {
+                if (m.length !== size) bad++;
+                n++;
+              }
+              if (n < count) await ring.waitForData();
+            }
+          })()
+        : new Promise((resolve) => {
+            let n = 0;
+            port.on('message', (m) => {
+              if (m.byteLength !== size) bad++;
+              if (++n === count) resolve();
+            });
+          });
+  await Promise.race([received, failed]);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  port?.close();
+  failed.catch(() => {});
+  await worker.terminate();
+  if (bad > 0) throw new Error(`${variant} ${size} B: ${bad} messages had the wrong length`);
+  return {
+    variant,
+    size,
+    messages: count,
+    seconds,
+    msgsPerSec: count / seconds,
+    mibPerSec: (count * size) / seconds / 2 ** 20,
+  };
+}
+
+function report(opts, runs) {
+  const find = (size, variant) => runs.find((r) => r.size === size && r.variant === variant);
+  const rows = runs.map((r) => [
+    `${r.size} B`,
+    r.variant,
+    String(r.messages),
+    num(r.msgsPerSec / 1e6, 3),
+    num(r.mibPerSec, 1),
+    num(ratio(find(r.size, 'ring')?.msgsPerSec, r.msgsPerSec), 2),
+  ]);
+  const head = ['size', 'variant', 'messages', 'M msg/s', 'MiB/s', 'ring/this'];
+  const ratios = opts.sizes.map((size) => ({
+    size,
+    ringOverPostMessage: ratio(
+      find(size, 'ring')?.msgsPerSec,
+      find(size, 'postMessage')?.msgsPerSec,
+    ),
+    ringOverTransfer: ratio(find(size, 'ring')?.msgsPerSec, find(size, 'transfer')?.msgsPerSec),
+  }));
+  const lines = grid(head, rows, 2);
+  for (const r of ratios) {
+    const met = r.ringOverPostMessage !== null && r.ringOverPostMessage >= GOAL;
+    lines.push(
+      `${r.size} B: ring/postMessage ${num(r.ringOverPostMessage, 2)} (goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'})`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  writeResults('rings', opts.out, {
+    benchmark: 'rings',
+    date: new Date().toISOString(),
+    machine: machine(),
+    params: { sizes: opts.sizes, variants: opts.variants, ringBytes: opts.ringBytes },
+    runs,
+    ratios,
+    goal: `ring ≥ ${GOAL}× postMessage (Uint8Array copy) at every size`,
+  });
+}
