@@ -55,7 +55,7 @@ export class MpscIntRing {
 
   /** A new empty ring of `capacity` slots (a power of two from 2 to 2^29). Any thread. */
   static create(capacity: number): MpscIntRing {
-    checkCapacity('MpscIntRing capacity', capacity, 2);
+    checkCapacity('MpscIntRing capacity', capacity, 2, 2 ** 29);
     const sab = allocate(Kind.MpscInt, capacity, capacity * 8);
     const ring = new MpscIntRing(sab, new Int32Array(sab, 0, HEADER_WORDS), capacity);
     for (let i = 0; i < capacity; i++) ring.#seqs[i] = i;

@@ -54,16 +54,21 @@ export const HEADER_BYTES = HEADER_WORDS * 4;
 /** The largest capacity (in slots or bytes) a ring accepts: index arithmetic stays in int32. */
 export const MAX_CAPACITY = 2 ** 30;
 
-/** Throws unless `capacity` is a power of two in [min, MAX_CAPACITY]. */
-export function checkCapacity(name: string, capacity: unknown, min: number): number {
+/** Throws unless `capacity` is a power of two in [min, max]. */
+export function checkCapacity(
+  name: string,
+  capacity: unknown,
+  min: number,
+  max = MAX_CAPACITY,
+): number {
   if (
     typeof capacity !== 'number' ||
     !Number.isInteger(capacity) ||
     capacity < min ||
-    capacity > MAX_CAPACITY ||
+    capacity > max ||
     (capacity & (capacity - 1)) !== 0
   ) {
-    throw invalidArg(name, capacity, `a power of two from ${min} to 2^30`);
+    throw invalidArg(name, capacity, `a power of two from ${min} to 2^${Math.log2(max)}`);
   }
   return capacity;
 }

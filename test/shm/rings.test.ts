@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import {
@@ -22,14 +22,20 @@ function throwsCode(fn: () => unknown, code: ErrorCode): void {
   });
 }
 
+/** Workers still running; a hung one (a lost wake-up) is terminated so the run can end. */
+const live = new Set<Worker>();
+after(() => Promise.all([...live].map((w) => w.terminate())));
+
 /** Runs `job` in a new worker thread and resolves with its report; rejects if it dies. */
 function spawn(job: Job): Promise<Report> {
   return new Promise((resolve, reject) => {
     const w = new Worker(workerUrl, { workerData: job });
+    live.add(w);
     let report: Report | undefined;
     w.once('message', (r: Report) => (report = r));
     w.once('error', reject);
     w.once('exit', (code) => {
+      live.delete(w);
       if (report !== undefined) resolve(report);
       else reject(new Error(`worker ${job.role} exited with ${code} and no report`));
     });
