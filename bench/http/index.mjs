@@ -17,15 +17,18 @@
 //   node bench/run.mjs http [--seconds 5 | --quick] [--warmup 1]
 //       [--scenarios hello-c50,hello-c256,pipeline16,file-1k,file-1m]
 //       [--servers polyloop,node-http,fastify,net,nginx] [--build] [--out FILE]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  accepts,
+  freePort,
+  spawnText,
+  which,
   checkMachine,
   commandWord,
   ensureBuilt,
@@ -279,23 +282,6 @@ function preflight(opts) {
   return { servers, clkTck, nginx, nginxVersion, wrk, wrkVersion, fastifyVersion, notes };
 }
 
-function spawnText(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-}
-
-function which(name, fallbacks) {
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
-  for (const p of [...dirs.map((d) => path.join(d, name)), ...fallbacks]) {
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
-
 function makeFile(dir, size) {
   const name = fileName(size);
   const file = path.join(dir, name);
@@ -336,28 +322,6 @@ async function startServer(name, opts, env, filesDir, work) {
         await waitFor(srv, deadline, () => /sendFile mode: ([^;\n]*)/.exec(srv.stderr))
       )[1];
     }
-  });
-}
-
-function accepts(host, port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
   });
 }
 

@@ -2,8 +2,9 @@
 // shared options, pinned child processes that never outlive the harness, building the C helpers
 // and polyloop, the machine block of the results JSON and plain-text tables. A harness keeps what
 // it measures and how it reports it; only the plumbing lives here.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -269,3 +270,46 @@ export const tail = (s) =>
 export const errorMessage = (err) => (err instanceof Error ? err.message : String(err));
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const keep = (s) => (s.length > 64 * 1024 ? s.slice(-64 * 1024) : s);
+
+/** The trimmed stdout and stderr of a short command (version strings). */
+export function spawnText(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+}
+
+/** The path of an executable on PATH or in `fallbacks`, or undefined. */
+export function which(name, fallbacks) {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const p of [...dirs.map((d) => path.join(d, name)), ...fallbacks]) {
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** True when something accepts TCP connections on host:port (readiness of peers that print nothing). */
+export function accepts(host, port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A port free on loopback right now, for peers that cannot listen on port 0 (nginx). */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -10,7 +10,7 @@
 //   node bench/run.mjs sendfile [--seconds 5 | --quick] [--warmup 1] [--sizes 4k,1m,100m]
 //       [--servers sendfile,fallback,nginx] [--client auto|wrk|c] [--connections 8]
 //       [--connections-large 2] [--build] [--out FILE]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import {
   closeSync,
@@ -19,16 +19,18 @@ import {
   openSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  accepts,
+  freePort,
+  spawnText,
+  which,
   binDir,
   checkMachine,
   commandWord,
@@ -277,24 +279,7 @@ function preflight(opts) {
 }
 
 /** A command's stdout and stderr together, whatever its exit status (for `-v` flags). */
-function spawnText(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-}
-
 /** The first `name` on PATH, else the first of `fallbacks` (full paths) that exists. */
-function which(name, fallbacks) {
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
-  for (const p of [...dirs.map((d) => path.join(d, name)), ...fallbacks]) {
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
-
 /** Writes `size` random bytes; returns the file's name, path, size and sha256. */
 function makeFile(dir, size) {
   const name = fileName(size);
@@ -358,28 +343,6 @@ async function startServer(name, opts, env, filesDir, work) {
 }
 
 /** True if a TCP connection to host:port succeeds. */
-function accepts(host, port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Writes TMP/nginx/nginx.conf for one worker serving `filesDir`; returns the port it uses. */
 async function writeNginxConf(work, filesDir) {
   const dir = path.join(work, 'nginx');
