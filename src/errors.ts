@@ -28,6 +28,11 @@ export const ERROR_CODES = {
   PL_ERR_PEER_HANDSHAKE:
     'A peer sent no valid hello first, or one of an unsupported version; its link was closed.',
   PL_ERR_PEER_MESSAGE: 'A peer sent a message that is not valid JSON or fails validation.',
+  PL_ERR_ACQUIRE_TIMEOUT: 'No pooled resource became free within the acquire timeout.',
+  PL_ERR_POOL_CLOSED: 'The pool is closed or draining.',
+  PL_ERR_STORE_UNAVAILABLE:
+    'The database cannot be reached (down, refused, timed out): answer 503.',
+  PL_ERR_STORE: 'The database answered with an error for this query or command.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -85,6 +90,10 @@ const CLASS_OF: Record<ErrorCode, typeof PolyloopError> = {
   PL_ERR_FILE_TRUNCATED: PolyloopNetworkError,
   PL_ERR_PEER_HANDSHAKE: PolyloopProtocolError,
   PL_ERR_PEER_MESSAGE: PolyloopProtocolError,
+  PL_ERR_ACQUIRE_TIMEOUT: PolyloopStateError,
+  PL_ERR_POOL_CLOSED: PolyloopStateError,
+  PL_ERR_STORE_UNAVAILABLE: PolyloopNetworkError,
+  PL_ERR_STORE: PolyloopStateError,
 };
 
 /** The one factory for polyloop errors. */
