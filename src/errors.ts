@@ -33,6 +33,12 @@ export const ERROR_CODES = {
   PL_ERR_STORE_UNAVAILABLE:
     'The database cannot be reached (down, refused, timed out): answer 503.',
   PL_ERR_STORE: 'The database answered with an error for this query or command.',
+  PL_ERR_QUEUE_FULL: 'A pool task was refused: every worker is busy and the queue is full.',
+  PL_ERR_TASK_TIMEOUT: 'A pool task ran past its timeout; its worker was stopped.',
+  PL_ERR_WORKER_CRASHED:
+    'The pool worker running a task died (uncaught error, exit, out of memory).',
+  PL_ERR_WORKER_START:
+    'A pool worker could not start (its module failed to load or it died at once).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -94,6 +100,10 @@ const CLASS_OF: Record<ErrorCode, typeof PolyloopError> = {
   PL_ERR_POOL_CLOSED: PolyloopStateError,
   PL_ERR_STORE_UNAVAILABLE: PolyloopNetworkError,
   PL_ERR_STORE: PolyloopStateError,
+  PL_ERR_QUEUE_FULL: PolyloopStateError,
+  PL_ERR_TASK_TIMEOUT: PolyloopStateError,
+  PL_ERR_WORKER_CRASHED: PolyloopStateError,
+  PL_ERR_WORKER_START: PolyloopStateError,
 };
 
 /** The one factory for polyloop errors. */
