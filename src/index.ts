@@ -62,3 +62,14 @@ export { serveStatic, type StaticOptions } from './protocol/http/static.js';
 export { IntRing } from './shm/int-ring.js';
 export { ByteRing } from './shm/byte-ring.js';
 export { MpscIntRing } from './shm/mpsc-int-ring.js';
+export { serve, handleSignals, type AppSource } from './concurrency/serve.js';
+export type { Server, ServeStats, ServerEvents } from './concurrency/group.js';
+export type { LoopStats } from './concurrency/loop-stats.js';
+export { currentLoop, type LoopInfo, type LoopMessageHandler } from './concurrency/loop.js';
+export type {
+  ServeOptions,
+  Model,
+  WorkerKind,
+  DispatchPolicy,
+  Handoff,
+} from './concurrency/options.js';

@@ -15,6 +15,7 @@ export interface ListenOptions {
   port: number;
   backlog: number;
   ipv6Only: boolean;
+  reusePort?: boolean;
 }
 
 /** What a listener hands the server: an accepted socket, or a raw fd to adopt. */
@@ -128,6 +129,7 @@ class NativeListener implements Listener {
         port: options.port,
         backlog: options.backlog,
         ipv6Only: options.ipv6Only,
+        reusePort: options.reusePort ?? false,
       });
     } catch (err) {
       throw listenError(options, err);

@@ -30,6 +30,11 @@ export interface TcpServerOptions extends ConnectionOptions {
   backlog?: number;
   /** Accept only IPv6 on an IPv6 address. Default false. */
   ipv6Only?: boolean;
+  /**
+   * SO_REUSEPORT: several servers (threads or processes) listen on one port and the kernel
+   * spreads connections. With `acceptor: 'node'` it needs Node >= 22.12.
+   */
+  reusePort?: boolean;
   /** Connections beyond this many are closed at once and counted. Default unlimited. */
   maxConnections?: number;
   /** Close connections that receive nothing for this many ms. 0 (default) disables. */
@@ -138,13 +143,56 @@ export class TcpServer<
 
   /** Starts listening. Resolves with the bound address; rejects with `PL_ERR_LISTEN`. */
   async listen(): Promise<ServerAddress> {
-    const { host = '0.0.0.0', port = 0, backlog = 511, ipv6Only = false } = this.options;
+    const {
+      host = '0.0.0.0',
+      port = 0,
+      backlog = 511,
+      ipv6Only = false,
+      reusePort = false,
+    } = this.options;
     if (this.closing !== undefined) {
       throw createError('PL_ERR_SERVER_CLOSED', 'listen() called on a closed server');
     }
     raiseFdLimit(this.logger);
-    this.addr = await this.listener.listen({ host, port, backlog, ipv6Only });
+    this.addr = await this.listener.listen({ host, port, backlog, ipv6Only, reusePort });
     return this.addr;
+  }
+
+  /**
+   * Serves a connection accepted elsewhere (a half-sync acceptor, a leader): `fd` is a connected
+   * socket no libuv handle owns; from here on this server owns it and closes it.
+   */
+  adoptFd(fd: number): void {
+    this.onFd(fd);
+  }
+
+  /** Serves a socket accepted elsewhere (Node's IPC handle passing). */
+  adoptSocket(socket: net.Socket): void {
+    this.onSocket(socket);
+  }
+
+  /** Stops accepting (if listening) and keeps serving open connections. */
+  stopAccepting(): Promise<void> {
+    return this.listener.close();
+  }
+
+  /**
+   * Stops accepting and lets open connections finish on their own for up to `timeout` ms, then
+   * closes what is left as `close()` does. Used to retire a loop without cutting requests short.
+   */
+  async drain(timeout = this.options.shutdownTimeout ?? 5000): Promise<void> {
+    await this.stopAccepting();
+    if (this.live.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.drained.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeout);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.close(1000);
   }
 
   /** The bound address; throws before `listen` has resolved. */
