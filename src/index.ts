@@ -3,6 +3,14 @@ export type { Logger } from './log.js';
 export { defaultLogger } from './log.js';
 export { ByteBuffer } from './io/byte-buffer.js';
 export {
+  BufferPool,
+  defaultBufferPool,
+  type BufferClassStats,
+  type BufferLeak,
+  type BufferPoolOptions,
+  type BufferPoolStats,
+} from './io/buffer-pool.js';
+export {
   Connection,
   defineApp,
   type App,
@@ -73,3 +81,13 @@ export type {
   DispatchPolicy,
   Handoff,
 } from './concurrency/options.js';
+export {
+  ConnectionPool,
+  type ConnectionPoolOptions,
+  type ConnectionPoolStats,
+} from './pool/connection-pool.js';
+export {
+  UpstreamPool,
+  UpstreamConnection,
+  type UpstreamPoolOptions,
+} from './pool/upstream-pool.js';
