@@ -282,8 +282,11 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     return result;
   }
 
-  /** Resolves once everything written so far reached the kernel (or the connection closed). */
-  private whenDrained(): Promise<void> {
+  /**
+   * Resolves once everything written so far reached the kernel (or the connection closed): a
+   * one-off alternative to `onWriteComplete`. Call only from the connection's own loop.
+   */
+  whenDrained(): Promise<void> {
     if (this.pendingWrites === 0 && this.socket.writableLength === 0) return Promise.resolve();
     if (this.stateValue === 'disconnected') return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));

@@ -1,6 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createError, invalidArg } from '../../errors.js';
+import { textLength, type OutBuffer } from './out-buffer.js';
+import { Ending, httpDate, reasonPhrase, writeHead } from './response-head.js';
+
+export { httpDate, reasonPhrase } from './response-head.js';
 
 /**
  * Where a response writes: the HTTP session of its connection. It keeps responses in request
@@ -10,10 +14,12 @@ export interface ResponseSink {
   /** Queues bytes after everything emitted before (dropped once the connection is closed). */
   emit(bytes: Uint8Array): void;
   /**
-   * Queues a whole response: the head (latin1 text) and an optional body, copied straight into
-   * the connection's batched output with no buffer of its own.
+   * The connection's batched output: a response writes its head and body straight into it, then
+   * calls `written`. Read it afresh for each response (a flush may replace it).
    */
-  emitResponse(head: string, text?: string, bytes?: Uint8Array): void;
+  readonly output: OutBuffer;
+  /** What was written into `output` goes out now, unless a batch is being gathered. */
+  written(): void;
   /** Resolves when queued output is under the write high-water mark; rejects once closed. */
   drained(): Promise<void>;
   /** Sends `length` bytes of the open file `fd` after everything emitted so far. */
@@ -25,62 +31,6 @@ export interface ResponseSink {
   sendFileRange?(fd: number, offset: number, length: number): Promise<number>;
   /** The response is complete; `close`: the connection must close after it. */
   finished(res: ServerResponse, close: boolean): void;
-}
-
-const REASONS: Readonly<Record<number, string>> = {
-  200: 'OK',
-  201: 'Created',
-  202: 'Accepted',
-  204: 'No Content',
-  206: 'Partial Content',
-  301: 'Moved Permanently',
-  302: 'Found',
-  303: 'See Other',
-  304: 'Not Modified',
-  307: 'Temporary Redirect',
-  308: 'Permanent Redirect',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  415: 'Unsupported Media Type',
-  416: 'Range Not Satisfiable',
-  417: 'Expectation Failed',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported',
-};
-
-/** The reason phrase sent for `status` (`'Unknown'` for codes without a registered one). */
-export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? 'Unknown';
-}
-
-let dateValue: string | undefined;
-
-/**
- * The `Date` header value. Computed at most once a second: a timer (which never keeps the
- * process alive) drops the cached value at the next second boundary.
- */
-export function httpDate(): string {
-  if (dateValue === undefined) {
-    const now = Date.now();
-    dateValue = new Date(now - (now % 1000)).toUTCString();
-    setTimeout(() => (dateValue = undefined), 1000 - (now % 1000)).unref();
-  }
-  return dateValue;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -123,6 +73,9 @@ const enum State {
 const CHUNKED = -1;
 const NO_LENGTH = -2;
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+/** Streamed pieces at least this large are written as they are rather than copied. */
+const DIRECT_WRITE = 16 * 1024;
 
 export interface SendFileResponseOptions {
   /** Content-Type to send; default from the extension, else `application/octet-stream`. */
@@ -148,8 +101,10 @@ const COPY_CHUNK = 64 * 1024;
 export class ServerResponse {
   /** The status to send; 200 unless `status()` changed it. */
   statusCode = 200;
-  private names: string[] = [];
-  private values: string[] = [];
+  // Headers set by the handler, made on the first `setHeader`: most responses set none, and
+  // those take the cached-head path (see response-head.ts).
+  private names: string[] | undefined = undefined;
+  private values: string[] | undefined = undefined;
   private state = State.Fresh;
   private chunked = false;
   private closeAfter: boolean;
@@ -197,10 +152,10 @@ export class ServerResponse {
     const lower = name.toLowerCase();
     if (lower === 'connection' && /(^|[\s,])close($|[\s,])/i.test(v)) this.closeAfter = true;
     const i = this.indexOf(lower);
-    if (i >= 0) this.values[i] = v;
+    if (i >= 0) this.values![i] = v;
     else {
-      this.names.push(name);
-      this.values.push(v);
+      (this.names ??= []).push(name);
+      (this.values ??= []).push(v);
     }
     return this;
   }
@@ -208,15 +163,15 @@ export class ServerResponse {
   /** The value of a header set on this response, any case. */
   getHeader(name: string): string | undefined {
     const i = this.indexOf(name.toLowerCase());
-    return i >= 0 ? this.values[i] : undefined;
+    return i >= 0 ? this.values![i] : undefined;
   }
 
   /** Removes a header set on this response. */
   removeHeader(name: string): this {
     const i = this.indexOf(name.toLowerCase());
     if (i >= 0) {
-      this.names.splice(i, 1);
-      this.values.splice(i, 1);
+      this.names!.splice(i, 1);
+      this.values!.splice(i, 1);
     }
     return this;
   }
@@ -230,7 +185,7 @@ export class ServerResponse {
     this.checkFresh('send');
     let text: string | undefined;
     let bytes: Uint8Array | undefined;
-    let type: string | undefined;
+    let type = '';
     if (body === undefined || body === null) {
       // no body
     } else if (typeof body === 'string') {
@@ -243,20 +198,19 @@ export class ServerResponse {
       text = JSON.stringify(body);
       type = JSON_TYPE;
     }
-    const bodyless = this.bodyless();
-    const length = bodyless
-      ? 0
-      : text !== undefined
-        ? Buffer.byteLength(text)
-        : (bytes?.length ?? 0);
-    if (type !== undefined && length > 0 && this.indexOf('content-type') < 0) {
-      this.names.push('Content-Type');
-      this.values.push(type);
-    }
-    const head = this.head(bodyless ? NO_LENGTH : length);
     this.state = State.Done;
-    if (this.isHead || length === 0) this.sink.emitResponse(head);
-    else this.sink.emitResponse(head, text, bytes);
+    const out = this.sink.output;
+    if (this.bodyless()) {
+      out.latin1(this.head(NO_LENGTH, ''));
+    } else {
+      const length = text !== undefined ? textLength(text) : bytes !== undefined ? bytes.length : 0;
+      this.writeHead(out, length, length > 0 ? type : '');
+      if (length > 0 && !this.isHead) {
+        if (text !== undefined) out.text(text, length);
+        else out.append(bytes!);
+      }
+    }
+    this.sink.written();
     this.sink.finished(this, this.closeAfter);
   }
 
@@ -272,29 +226,26 @@ export class ServerResponse {
       throw createError('PL_ERR_HTTP_STATE', 'write after the response was sent');
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const withBody = !this.isHead && !this.bodyless();
-    let head = '';
+    const out = this.sink.output;
     if (this.state === State.Fresh) {
       this.chunked = this.versionMinor === 1 && !this.bodyless();
       if (!this.chunked) this.closeAfter = true; // HTTP/1.0: the end of the body is the close
-      if (this.indexOf('content-type') < 0) {
-        this.names.push('Content-Type');
-        this.values.push(typeof chunk === 'string' ? TEXT : OCTETS);
-      }
-      head = this.head(this.chunked ? CHUNKED : NO_LENGTH);
+      const type = typeof chunk === 'string' ? TEXT : OCTETS;
+      out.latin1(this.head(this.chunked ? CHUNKED : NO_LENGTH, type));
       this.state = State.Streaming;
     }
     const n = withBody ? data.length : 0;
-    if (n === 0) {
-      if (head.length > 0) this.sink.emit(Buffer.from(head, 'latin1'));
-      return this.sink.drained();
+    if (n > 0) {
+      if (this.chunked) out.latin1(`${n.toString(16)}\r\n`);
+      if (n < DIRECT_WRITE) out.append(data);
+      else {
+        // Large pieces go to the socket as they are, not through a copy.
+        this.sink.written();
+        this.sink.emit(data);
+      }
+      if (this.chunked) this.sink.output.append(CRLF);
     }
-    const size = this.chunked ? `${n.toString(16)}\r\n` : '';
-    const out = Buffer.allocUnsafe(head.length + size.length + n + (this.chunked ? 2 : 0));
-    let at = out.write(head + size, 0, 'latin1');
-    out.set(data, at);
-    at += n;
-    if (this.chunked) out.write('\r\n', at, 'latin1');
-    this.sink.emit(out);
+    this.sink.written();
     return this.sink.drained();
   }
 
@@ -357,11 +308,11 @@ export class ServerResponse {
         this.state = State.Fresh;
         throw invalidArg('offset + length', offset + length, `at most the file size ${st.size}`);
       }
-      if (this.indexOf('content-type') < 0) {
-        this.names.push('Content-Type');
-        this.values.push(options.contentType ?? MIME[extname(path).toLowerCase()] ?? OCTETS);
-      }
-      this.sink.emit(Buffer.from(this.head(length), 'latin1'));
+      const type = options.contentType ?? MIME[extname(path).toLowerCase()] ?? OCTETS;
+      if (!FIELD_VALUE.test(type))
+        throw invalidArg('contentType', type, 'latin1 without CR, LF, NUL');
+      this.writeHead(this.sink.output, length, type);
+      this.sink.written();
       if (!this.isHead && length > 0) {
         if (offset === 0) await this.sink.sendFile(file.fd, length);
         else if (this.sink.sendFileRange !== undefined)
@@ -395,8 +346,8 @@ export class ServerResponse {
   /** @internal Forgets status and headers, so an error response can replace an unsent one. */
   _discard(): void {
     this.statusCode = 200;
-    this.names = [];
-    this.values = [];
+    this.names = undefined;
+    this.values = undefined;
   }
 
   /** @internal Marks a response that was cut off (the connection is closing). */
@@ -416,20 +367,44 @@ export class ServerResponse {
 
   private indexOf(lower: string): number {
     const names = this.names;
+    if (names === undefined) return -1;
     for (let i = 0; i < names.length; i++) if (names[i]!.toLowerCase() === lower) return i;
     return -1;
   }
 
-  /** The status line and header section; `length` ≥ 0 is a Content-Length. */
-  private head(length: number): string {
+  /**
+   * Writes the head with `Content-Length: length`; `type` is the Content-Type unless the handler
+   * set one ('' for none). Without headers of the handler's own, the head comes from the cache.
+   */
+  private writeHead(out: OutBuffer, length: number, type: string): void {
+    if (this.names === undefined) {
+      const ending = this.closeAfter
+        ? Ending.Close
+        : this.versionMinor === 0
+          ? Ending.KeepAlive
+          : Ending.None;
+      writeHead(out, this.statusCode, type, length, ending);
+    } else out.latin1(this.head(length, type));
+  }
+
+  /**
+   * The status line and header section; `length` ≥ 0 is a Content-Length. `type` is the
+   * Content-Type to send when the handler set none ('' for none).
+   */
+  private head(length: number, type: string): string {
     const code = this.statusCode;
     let s = `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\nDate: ${httpDate()}\r\n`;
     const names = this.names;
-    for (let i = 0; i < names.length; i++) {
-      const lower = names[i]!.toLowerCase();
-      if (MANAGED.has(lower) || lower === 'connection') continue;
-      s += `${names[i]}: ${this.values[i]}\r\n`;
+    let typed = false;
+    if (names !== undefined) {
+      for (let i = 0; i < names.length; i++) {
+        const lower = names[i]!.toLowerCase();
+        if (MANAGED.has(lower) || lower === 'connection') continue;
+        if (lower === 'content-type') typed = true;
+        s += `${names[i]}: ${this.values![i]}\r\n`;
+      }
     }
+    if (type !== '' && !typed) s += `Content-Type: ${type}\r\n`;
     if (length >= 0) s += `Content-Length: ${length}\r\n`;
     else if (length === CHUNKED) s += 'Transfer-Encoding: chunked\r\n';
     if (this.closeAfter) s += 'Connection: close\r\n';

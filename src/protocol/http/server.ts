@@ -6,6 +6,7 @@ import { isHttpParseError, type HttpParseError } from './http-error.js';
 import { HttpRequestParser, type HttpParserOptions } from './parser.js';
 import type { HttpRequest } from './request.js';
 import { ServerRequest } from './server-request.js';
+import { OutBuffer } from './out-buffer.js';
 import { ServerResponse, httpDate, reasonPhrase, type ResponseSink } from './response.js';
 
 /** Answers one request. May be async; a throw or a rejection becomes a 500 for that request. */
@@ -63,6 +64,8 @@ interface Shared {
 
 /** Input buffered beyond this while a response is in flight pauses reading. */
 const MAX_PENDING_INPUT = 64 * 1024;
+/** An output buffer grown past this (a large batch) is dropped after its write, not kept. */
+const MAX_KEPT_OUTPUT = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const RESOLVED = Promise.resolve();
@@ -73,21 +76,25 @@ type TimerKind = 'headers' | 'request' | 'idle';
  * The HTTP state of one connection: its pending input, its parser, the response in flight and
  * its one timer. Lives on the connection's loop, from `context` to `onClose`.
  *
- * One response is in flight at a time: the parser pauses when a request completes and resumes
- * when its response is finished, so pipelined requests are answered in order. Responses that
- * finish while a read is being handled are gathered and sent with one write.
+ * One response is in flight at a time: when the handler does not finish synchronously the parser
+ * pauses, and resumes when the response is finished, so pipelined requests are answered in
+ * order. Responses that finish while a read is being handled are written into one buffer and
+ * sent with one write.
  */
 export class HttpSession implements ResponseSink {
   private readonly conn: HttpConnection;
   private readonly shared: Shared;
+  /** Input not parsed yet: an incomplete head, or requests behind one in flight. */
   private readonly buf = new ByteBuffer();
+  /** Reused to parse straight from a read when nothing is pending (no copy into `buf`). */
+  private readonly chunkView = ByteBuffer.wrap(EMPTY);
   private readonly parser: HttpRequestParser;
   /** Body pieces of the request being received (copies). */
   private parts: Uint8Array[] = [];
   /** The response in flight, if any: the parser is paused until it finishes. */
   private res: ServerResponse | undefined;
   /** Responses produced while one read is handled, written together when it is done. */
-  private out = new ByteBuffer(4096);
+  private out = new OutBuffer();
   private pumping = false;
   private closing = false;
   private readingPaused = false;
@@ -108,7 +115,8 @@ export class HttpSession implements ResponseSink {
       {
         onRequest: (req) => this.onRequest(req),
         onBody: (chunk) => {
-          this.parts.push(chunk.slice());
+          // A view of the input: copied, since the input is reused before the body is complete.
+          this.parts.push(new Uint8Array(chunk));
         },
         onMessageComplete: (req) => this.onMessageComplete(req),
       },
@@ -123,20 +131,26 @@ export class HttpSession implements ResponseSink {
     this.schedule();
   }
 
-  /** @internal Bytes of one read; `chunk` is valid during the call only, so it is copied. */
+  /** @internal Bytes of one read; `chunk` is valid during the call only. */
   onData(chunk: Buffer): void {
     if (this.closing) return;
-    this.buf.append(chunk);
-    if (this.res === undefined) this.pump();
-    else if (!this.readingPaused && this.buf.readableBytes > MAX_PENDING_INPUT) {
-      this.readingPaused = true;
-      this.conn.pauseReading();
+    if (this.res === undefined) {
+      if (this.buf.readableBytes === 0) {
+        // Parsed in place; what is left (an incomplete head, requests behind an unfinished
+        // response) is copied into `buf` before the chunk goes back to the socket.
+        this.chunkView.reset(chunk);
+        this.pump(this.chunkView);
+      } else {
+        this.buf.append(chunk);
+        this.pump(this.buf);
+      }
+    } else {
+      this.buf.append(chunk);
+      if (!this.readingPaused && this.buf.readableBytes > MAX_PENDING_INPUT) {
+        this.readingPaused = true;
+        this.conn.pauseReading();
+      }
     }
-  }
-
-  /** @internal */
-  onWriteComplete(): void {
-    if (this.waiters.length > 0) for (const w of this.waiters.splice(0)) w.resolve();
   }
 
   /** @internal Releases the timer and fails pending `write` promises: nothing outlives the close. */
@@ -156,21 +170,22 @@ export class HttpSession implements ResponseSink {
   // ---- ResponseSink ---------------------------------------------------------------------------
 
   /** @internal */
-  emit(bytes: Uint8Array): void {
-    if (!this.pumping && this.out.readableBytes === 0) {
-      this.conn.send(bytes);
-      return;
-    }
-    this.out.append(bytes);
+  get output(): OutBuffer {
+    return this.out;
+  }
+
+  /** @internal */
+  written(): void {
     if (!this.pumping) this.flushBatch();
   }
 
   /** @internal */
-  emitResponse(head: string, text?: string, bytes?: Uint8Array): void {
-    const out = this.out;
-    out.appendLatin1(head);
-    if (text !== undefined) out.append(text);
-    else if (bytes !== undefined) out.append(bytes);
+  emit(bytes: Uint8Array): void {
+    if (!this.pumping && this.out.length === 0) {
+      this.conn.send(bytes);
+      return;
+    }
+    this.out.append(bytes);
     if (!this.pumping) this.flushBatch();
   }
 
@@ -185,9 +200,15 @@ export class HttpSession implements ResponseSink {
     }
     if (this.conn.queuedBytes <= this.shared.writeHighWaterMark) return RESOLVED;
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    // One wait on the connection serves every waiter; no callback runs for writes nobody awaits.
+    if (this.waiters.length === 1) void this.conn.whenDrained().then(this.wake);
     p.catch(() => undefined);
     return p;
   }
+
+  private readonly wake = (): void => {
+    if (this.waiters.length > 0) for (const w of this.waiters.splice(0)) w.resolve();
+  };
 
   /** @internal */
   sendFile(fd: number, length: number): Promise<number> {
@@ -216,29 +237,33 @@ export class HttpSession implements ResponseSink {
     // Inside pump the loop goes on by itself; after an async response, parse what waited.
     if (!this.pumping) {
       this.parser.resume();
-      this.pump();
+      this.pump(this.buf);
     }
   }
 
   // ---- parsing --------------------------------------------------------------------------------
 
-  /** Parses buffered input and answers requests until one stays in flight or input runs out. */
-  private pump(): void {
+  /**
+   * Parses `src` (the pending input, or a read parsed in place) and answers requests until one
+   * stays in flight or the input runs out. What is left of a read parsed in place is kept.
+   */
+  private pump(src: ByteBuffer): void {
     this.pumping = true;
     try {
       for (;;) {
         try {
-          this.parser.execute(this.buf);
+          this.parser.execute(src);
         } catch (err) {
           if (!isHttpParseError(err)) throw err;
           this.parseFailed(err);
           return;
         }
         if (this.res !== undefined || this.closing || !this.parser.paused) break;
-        this.parser.resume(); // the last response finished synchronously: on to the next
+        this.parser.resume(); // paused by an upgrade request that got an ordinary response
       }
     } finally {
       this.pumping = false;
+      if (src !== this.buf && src.readableBytes > 0 && !this.closing) this.buf.append(src.peek());
       this.flushBatch();
     }
     if (this.closing) return;
@@ -248,7 +273,6 @@ export class HttpSession implements ResponseSink {
 
   private onRequest(req: HttpRequest): void {
     this.headDone = true;
-    this.parts = [];
     if (req.contentLength !== 0) {
       // The body may end in a later read, after the head's views have expired.
       req.retain();
@@ -257,26 +281,32 @@ export class HttpSession implements ResponseSink {
   }
 
   private onMessageComplete(req: HttpRequest): void {
-    this.parser.pause();
     this.requestStart = 0;
     this.headDone = false;
     this.disarm();
+    let body: Uint8Array = EMPTY;
     const parts = this.parts;
-    this.parts = [];
-    const body = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    const sreq = new ServerRequest(req, body);
+    if (parts.length > 0) {
+      body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      this.parts = [];
+    }
     const res = new ServerResponse(this, req.isHead, req.versionMinor, req.keepAlive);
     this.res = res;
     this.shared.stats.requests++;
     let result: void | Promise<void>;
     try {
-      result = this.shared.handler(sreq, res);
+      result = this.shared.handler(new ServerRequest(req, body), res);
     } catch (err) {
       this.handlerFailed(res, err);
-      return;
+      result = undefined;
     }
-    // Still in the head's live window: keep it for the code that answers later.
-    if (!res.finished && req.isLive) req.retain();
+    // Answered already (the common case): parsing goes on within this read. Otherwise the
+    // parser stops here until the response finishes, and the head is kept for the code that
+    // answers later.
+    if (this.res !== undefined || this.closing) {
+      this.parser.pause();
+      if (this.res !== undefined && req.isLive) req.retain();
+    }
     if (result !== undefined && typeof result.then === 'function') {
       result.then(undefined, (err: unknown) => this.handlerFailed(res, err));
     }
@@ -324,12 +354,12 @@ export class HttpSession implements ResponseSink {
 
   private flushBatch(): void {
     const out = this.out;
-    if (out.readableBytes === 0) return;
-    this.conn.send(out.peek());
+    if (out.length === 0) return;
+    this.conn.send(out.view());
     // Written through at once: the storage is free again. Otherwise the socket still holds a
     // view of it, so later responses go to a fresh buffer.
-    if (this.conn.queuedBytes === 0) out.retrieveAll();
-    else this.out = new ByteBuffer(4096);
+    if (this.conn.queuedBytes === 0 && out.bytes.length <= MAX_KEPT_OUTPUT) out.clear();
+    else this.out = new OutBuffer();
   }
 
   private closeConnection(): void {
@@ -445,7 +475,6 @@ export function httpApp(
     context: (conn) => new HttpSession(conn, shared),
     onConnection: (conn) => conn.context.onConnection(),
     onMessage: (conn, chunk) => conn.context.onData(chunk),
-    onWriteComplete: (conn) => conn.context.onWriteComplete(),
     onClose: (conn) => conn.context.onClose(),
     stats: () => ({ ...stats, parseErrors: { ...stats.parseErrors } }),
   };
