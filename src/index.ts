@@ -3,6 +3,14 @@ export type { Logger } from './log.js';
 export { defaultLogger } from './log.js';
 export { ByteBuffer } from './io/byte-buffer.js';
 export {
+  BufferPool,
+  defaultBufferPool,
+  type BufferClassStats,
+  type BufferLeak,
+  type BufferPoolOptions,
+  type BufferPoolStats,
+} from './io/buffer-pool.js';
+export {
   Connection,
   defineApp,
   type App,

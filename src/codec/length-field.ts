@@ -56,17 +56,17 @@ export function lengthFieldCodec(options: LengthFieldOptions = {}): LengthFieldC
   }
 
   // One scratch header per codec: encode runs to completion on one loop, so it is never shared.
+  // The view of it is made once, not per message.
   const scratch = new Uint8Array(8);
   const scratchView = new DataView(scratch.buffer);
+  const scratchHeader = scratch.subarray(0, lengthBytes);
   function header(n: number): Uint8Array {
     if (lengthBytes === 1) scratchView.setUint8(0, n);
     else if (lengthBytes === 2) scratchView.setUint16(0, n, little);
     else if (lengthBytes === 4) scratchView.setUint32(0, n, little);
     else scratchView.setBigUint64(0, BigInt(n), little);
-    return scratch.subarray(0, lengthBytes);
+    return scratchHeader;
   }
-
-  const encoder = new TextEncoder();
 
   return {
     name: `length-field(${lengthBytes})`,
@@ -103,20 +103,22 @@ export function lengthFieldCodec(options: LengthFieldOptions = {}): LengthFieldC
       };
     },
     encode(msg, out) {
-      const payload = typeof msg === 'string' ? encoder.encode(msg) : msg;
-      if (payload.length > limit) {
+      // A string is measured, then written straight into `out` (no intermediate bytes).
+      const length = typeof msg === 'string' ? Buffer.byteLength(msg, 'utf8') : msg.length;
+      if (length > limit) {
         throw createError(
           'PL_ERR_FRAME_TOO_LARGE',
-          `payload of ${payload.length} bytes does not fit a ${lengthBytes}-byte length field`,
+          `payload of ${length} bytes does not fit a ${lengthBytes}-byte length field`,
         );
       }
+      if (out.readableBytes === 0) out.ensureWritable(lengthBytes + length);
       if (out.readableBytes === 0 && out.prependableBytes >= lengthBytes) {
         // Payload first, then the header into the reserved front: no second copy.
-        out.append(payload);
-        out.prepend(header(payload.length + includes));
+        out.append(msg);
+        out.prepend(header(length + includes));
       } else {
-        out.append(header(payload.length + includes));
-        out.append(payload);
+        out.append(header(length + includes));
+        out.append(msg);
       }
     },
   };

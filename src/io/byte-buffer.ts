@@ -1,4 +1,5 @@
 import { createError, invalidArg } from '../errors.js';
+import type { BufferPool } from './buffer-pool.js';
 
 /**
  * A growable byte buffer with a reserved front, after muduo's `Buffer`:
@@ -17,7 +18,9 @@ import { createError, invalidArg } from '../errors.js';
  * the front (compaction) and only then is the storage grown.
  *
  * Views returned by `peek`, `readBytes` and friends point into the buffer's storage: a view is
- * valid until the next mutation (append, prepend, ensureWritable, compaction). Copy it to keep it.
+ * valid until the next mutation (append, prepend, ensureWritable, compaction, release). Copy it to
+ * keep it. A buffer made by `ByteBuffer.pooled` takes its storage from a `BufferPool` and gives
+ * it back on growth and on `release()`.
  * Not thread safe: one owner at a time.
  */
 export class ByteBuffer {
@@ -26,9 +29,14 @@ export class ByteBuffer {
   static readonly INITIAL_SIZE = 1024;
 
   private bytes: Uint8Array;
-  private view: DataView;
+  /** Made on first use: many buffers never read or write an integer. See `dv`. */
+  private view: DataView | undefined;
   private reader: number;
   private writer: number;
+  /** Where storage comes from and goes back to; undefined: plain allocations. */
+  private pool: BufferPool | undefined;
+  /** True while `bytes` was acquired from `pool` and must be released to it. */
+  private pooledStorage = false;
 
   constructor(initialSize = ByteBuffer.INITIAL_SIZE, prependSize = ByteBuffer.CHEAP_PREPEND) {
     if (!Number.isSafeInteger(initialSize) || initialSize < 0) {
@@ -38,9 +46,21 @@ export class ByteBuffer {
       throw invalidArg('prependSize', prependSize, 'a non-negative integer');
     }
     this.bytes = Buffer.allocUnsafeSlow(prependSize + initialSize);
-    this.view = new DataView(this.bytes.buffer);
     this.reader = prependSize;
     this.writer = prependSize;
+  }
+
+  /**
+   * A buffer whose storage comes from `pool`: none until the first write (or `initialSize`
+   * bytes now), replaced by a larger pooled buffer when it grows, and handed back by `release()`.
+   * Call `release()` when done, or the pool counts the storage as in use for good.
+   */
+  static pooled(pool: BufferPool, initialSize = 0): ByteBuffer {
+    const b = new ByteBuffer(0, 0);
+    b.pool = pool;
+    b.bytes = EMPTY;
+    if (initialSize > 0) b.ensureWritable(initialSize);
+    return b;
   }
 
   /**
@@ -58,8 +78,17 @@ export class ByteBuffer {
    * storage is dropped. Used to decode straight from a read chunk.
    */
   reset(bytes: Uint8Array): void {
+    if (this.pooledStorage) this.release();
+    const view = this.view;
+    // Reads of one loop land in the same buffer: its DataView is kept, not made per read.
+    if (
+      view === undefined ||
+      view.buffer !== bytes.buffer ||
+      view.byteOffset !== bytes.byteOffset
+    ) {
+      this.view = undefined;
+    }
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.reader = 0;
     this.writer = bytes.length;
     this.shared = true;
@@ -101,7 +130,7 @@ export class ByteBuffer {
 
   peekInt8(): number {
     this.need(1);
-    return this.view.getInt8(this.reader);
+    return this.dv().getInt8(this.reader);
   }
   peekUint8(): number {
     this.need(1);
@@ -109,27 +138,27 @@ export class ByteBuffer {
   }
   peekInt16(): number {
     this.need(2);
-    return this.view.getInt16(this.reader);
+    return this.dv().getInt16(this.reader);
   }
   peekUint16(): number {
     this.need(2);
-    return this.view.getUint16(this.reader);
+    return this.dv().getUint16(this.reader);
   }
   peekInt32(): number {
     this.need(4);
-    return this.view.getInt32(this.reader);
+    return this.dv().getInt32(this.reader);
   }
   peekUint32(): number {
     this.need(4);
-    return this.view.getUint32(this.reader);
+    return this.dv().getUint32(this.reader);
   }
   peekInt64(): bigint {
     this.need(8);
-    return this.view.getBigInt64(this.reader);
+    return this.dv().getBigInt64(this.reader);
   }
   peekUint64(): bigint {
     this.need(8);
-    return this.view.getBigUint64(this.reader);
+    return this.dv().getBigUint64(this.reader);
   }
 
   /** Offset (from the reader index) of the first CRLF at or after `from`, or -1. */
@@ -291,11 +320,9 @@ export class ByteBuffer {
       this.bytes.copyWithin(front, this.reader, this.writer);
     } else {
       const size = Math.max(this.bytes.length * 2, front + readable + length);
-      const next = Buffer.allocUnsafeSlow(size);
+      const next = this.pool !== undefined ? this.pool.acquire(size) : Buffer.allocUnsafeSlow(size);
       next.set(this.bytes.subarray(this.reader, this.writer), front);
-      this.bytes = next;
-      this.view = new DataView(next.buffer);
-      this.shared = false;
+      this.replaceStorage(next);
     }
     this.reader = front;
     this.writer = front + readable;
@@ -319,42 +346,42 @@ export class ByteBuffer {
 
   appendInt8(v: number): void {
     this.ensureWritable(1);
-    this.view.setInt8(this.writer, v);
+    this.dv().setInt8(this.writer, v);
     this.writer += 1;
   }
   appendUint8(v: number): void {
     this.ensureWritable(1);
-    this.view.setUint8(this.writer, v);
+    this.dv().setUint8(this.writer, v);
     this.writer += 1;
   }
   appendInt16(v: number): void {
     this.ensureWritable(2);
-    this.view.setInt16(this.writer, v);
+    this.dv().setInt16(this.writer, v);
     this.writer += 2;
   }
   appendUint16(v: number): void {
     this.ensureWritable(2);
-    this.view.setUint16(this.writer, v);
+    this.dv().setUint16(this.writer, v);
     this.writer += 2;
   }
   appendInt32(v: number): void {
     this.ensureWritable(4);
-    this.view.setInt32(this.writer, v);
+    this.dv().setInt32(this.writer, v);
     this.writer += 4;
   }
   appendUint32(v: number): void {
     this.ensureWritable(4);
-    this.view.setUint32(this.writer, v);
+    this.dv().setUint32(this.writer, v);
     this.writer += 4;
   }
   appendInt64(v: bigint): void {
     this.ensureWritable(8);
-    this.view.setBigInt64(this.writer, v);
+    this.dv().setBigInt64(this.writer, v);
     this.writer += 8;
   }
   appendUint64(v: bigint): void {
     this.ensureWritable(8);
-    this.view.setBigUint64(this.writer, v);
+    this.dv().setBigUint64(this.writer, v);
     this.writer += 8;
   }
 
@@ -368,58 +395,104 @@ export class ByteBuffer {
   prependInt8(v: number): void {
     this.makeFront(1);
     this.reader -= 1;
-    this.view.setInt8(this.reader, v);
+    this.dv().setInt8(this.reader, v);
   }
   prependUint8(v: number): void {
     this.makeFront(1);
     this.reader -= 1;
-    this.view.setUint8(this.reader, v);
+    this.dv().setUint8(this.reader, v);
   }
   prependInt16(v: number): void {
     this.makeFront(2);
     this.reader -= 2;
-    this.view.setInt16(this.reader, v);
+    this.dv().setInt16(this.reader, v);
   }
   prependUint16(v: number): void {
     this.makeFront(2);
     this.reader -= 2;
-    this.view.setUint16(this.reader, v);
+    this.dv().setUint16(this.reader, v);
   }
   prependInt32(v: number): void {
     this.makeFront(4);
     this.reader -= 4;
-    this.view.setInt32(this.reader, v);
+    this.dv().setInt32(this.reader, v);
   }
   prependUint32(v: number): void {
     this.makeFront(4);
     this.reader -= 4;
-    this.view.setUint32(this.reader, v);
+    this.dv().setUint32(this.reader, v);
   }
   prependInt64(v: bigint): void {
     this.makeFront(8);
     this.reader -= 8;
-    this.view.setBigInt64(this.reader, v);
+    this.dv().setBigInt64(this.reader, v);
   }
   prependUint64(v: bigint): void {
     this.makeFront(8);
     this.reader -= 8;
-    this.view.setBigUint64(this.reader, v);
+    this.dv().setBigUint64(this.reader, v);
   }
 
   /** Releases excess storage, keeping the content and `reserve` writable bytes. */
   shrink(reserve = 0): void {
     const readable = this.readableBytes;
-    const next = Buffer.allocUnsafeSlow(ByteBuffer.CHEAP_PREPEND + readable + reserve);
+    const size = ByteBuffer.CHEAP_PREPEND + readable + reserve;
+    const next = this.pool !== undefined ? this.pool.acquire(size) : Buffer.allocUnsafeSlow(size);
     next.set(this.bytes.subarray(this.reader, this.writer), ByteBuffer.CHEAP_PREPEND);
-    this.bytes = next;
-    this.view = new DataView(next.buffer);
-    this.shared = false;
+    this.replaceStorage(next);
     this.reader = ByteBuffer.CHEAP_PREPEND;
     this.writer = this.reader + readable;
   }
 
+  /**
+   * Drops the storage and the content: pooled storage goes back to its pool, and the next write
+   * acquires anew. Outstanding views are invalid from here on. Idempotent.
+   */
+  release(): void {
+    const old = this.bytes;
+    const pooled = this.pooledStorage;
+    this.bytes = EMPTY;
+    this.view = undefined;
+    this.reader = 0;
+    this.writer = 0;
+    this.shared = false;
+    this.pooledStorage = false;
+    if (pooled) this.pool!.release(old);
+  }
+
+  /**
+   * @internal Like `release`, but pooled storage is handed to the caller instead of the pool:
+   * a pending socket write still reads it, and the caller releases it once the write is done.
+   * Returns undefined when the storage was not pooled (it is simply dropped).
+   */
+  takeStorage(): Uint8Array | undefined {
+    const old = this.pooledStorage ? this.bytes : undefined;
+    this.pooledStorage = false;
+    this.release();
+    return old;
+  }
+
   toString(): string {
     return `ByteBuffer(readable=${this.readableBytes}, writable=${this.writableBytes}, prependable=${this.prependableBytes})`;
+  }
+
+  /** Installs own storage `next` (content already copied), giving pooled storage back. */
+  private replaceStorage(next: Uint8Array): void {
+    const old = this.bytes;
+    const pooled = this.pooledStorage;
+    this.bytes = next;
+    this.view = undefined;
+    this.shared = false;
+    this.pooledStorage = this.pool !== undefined;
+    if (pooled) this.pool!.release(old);
+  }
+
+  /**
+   * The DataView over the storage, from its first byte to the end of the underlying memory
+   * (bounds are checked by `need` and `ensureWritable`, not by the view).
+   */
+  private dv(): DataView {
+    return (this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset));
   }
 
   private need(length: number): void {
@@ -446,3 +519,5 @@ export class ByteBuffer {
 }
 
 const decoder = new TextDecoder();
+/** The storage of a buffer that has none: zero bytes, never written. */
+const EMPTY = Buffer.alloc(0);

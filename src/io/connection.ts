@@ -3,6 +3,7 @@ import type { Codec, Decoder } from '../codec/codec.js';
 import { createError, isPolyloopError, type PolyloopError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ByteBuffer } from './byte-buffer.js';
+import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
 import type { ReadArena } from './adopt.js';
 import { transferFile, type SendFileOptions } from './send-file.js';
 import type { TimingWheel, WheelEntry } from './timing-wheel.js';
@@ -71,6 +72,11 @@ export interface ConnectionOptions {
   pauseOnHighWaterMark?: boolean;
   /** Disable Nagle's algorithm. Default true. */
   noDelay?: boolean;
+  /**
+   * Where connections take their input and output buffers from: a `BufferPool`, or `false` for
+   * plain allocations. Default: the thread's `defaultBufferPool()`.
+   */
+  bufferPool?: BufferPool | false;
 }
 
 /** What a connection needs from the server or client that owns it. */
@@ -79,6 +85,8 @@ export interface ConnectionOwner<In, Out, Ctx> {
   readonly logger: Logger;
   readonly highWaterMark: number;
   readonly pauseOnHighWaterMark: boolean;
+  /** The `bufferPool` option; undefined: the thread's default pool. */
+  readonly bufferPool?: BufferPool | false | undefined;
   /** Called once, after `onClose`. */
   connectionClosed(conn: Connection<In, Out, Ctx>, reason: CloseReason): void;
   /** Counts errors by code for the owner's statistics. */
@@ -125,6 +133,13 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private output: ByteBuffer | undefined;
   /** The loop's shared read buffer, when reads land there: views of it must not be queued. */
   private readonly arena: ReadArena | undefined;
+  /** Where `input` and `output` get their storage; undefined: plain allocations. */
+  private readonly pool: BufferPool | undefined;
+  /** Pooled output storage a pending write still reads, released when write `heldUntil` is done. */
+  private readonly held: Uint8Array[] = [];
+  private readonly heldUntil: number[] = [];
+  private writesIssued = 0;
+  private writesDone = 0;
   private dispatching = false;
   private flushQueued = false;
   private pendingWrites = 0;
@@ -149,6 +164,8 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     this.fileTarget.socket = socket;
     this.socket = socket;
     this.owner = owner;
+    const pool = owner.bufferPool;
+    this.pool = pool === false ? undefined : (pool ?? defaultBufferPool());
     this.codec = owner.app.codec;
     this.decoder = this.codec?.createDecoder();
     this.remoteAddress = socket.remoteAddress ?? '';
@@ -205,7 +222,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       const out = this.output;
       if (this.fileTransfers > 0 || (out !== undefined && out.readableBytes > 0)) {
         // Something is queued ahead of it: keep the order.
-        (this.output ??= new ByteBuffer(4096)).append(data);
+        this.outputBuffer().append(data);
         this.scheduleFlush();
       } else if (typeof data === 'string' || this.arena === undefined || !this.arena.owns(data)) {
         this.write(data); // raw bytes go straight to the socket, without a copy
@@ -220,9 +237,14 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       }
       return true;
     }
-    codec.encode(msg, (this.output ??= new ByteBuffer(4096)));
+    codec.encode(msg, this.outputBuffer());
     this.scheduleFlush();
     return true;
+  }
+
+  private outputBuffer(): ByteBuffer {
+    return (this.output ??=
+      this.pool !== undefined ? ByteBuffer.pooled(this.pool) : new ByteBuffer(4096));
   }
 
   /** Flushes batched output when the current dispatch ends, or at the end of this tick. */
@@ -351,7 +373,9 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     this.socket.resume();
     if (this.input !== undefined && this.input.readableBytes > 0) {
       setImmediate(() => {
-        if (this.reading && this.stateValue !== 'disconnected') this.dispatch(this.input!);
+        if (!this.reading || this.stateValue === 'disconnected') return;
+        this.dispatch(this.input!);
+        this.releaseDrainedInput();
       });
     }
   }
@@ -402,6 +426,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private write(data: Uint8Array | string): void {
     const socket = this.socket;
     this.pendingWrites++;
+    this.writesIssued++;
     socket.write(data, this.afterWrite);
     this.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     const queued = socket.writableLength;
@@ -429,8 +454,17 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     }
     this.write(out.peek());
     if (this.socket.writableLength === 0) {
-      // Written through synchronously: the kernel has the bytes, so the storage can be reused.
-      out.retrieveAll();
+      // Written through synchronously: the kernel has the bytes, so the storage can be reused
+      // (pooled: given back, so an idle connection holds none).
+      if (this.pool !== undefined) out.release();
+      else out.retrieveAll();
+    } else if (this.pool !== undefined) {
+      // The pending write still reads these bytes: back to the pool once it is done.
+      const storage = out.takeStorage();
+      if (storage !== undefined) {
+        this.held.push(storage);
+        this.heldUntil.push(this.writesIssued);
+      }
     } else {
       // The socket still references these bytes; give them up and start a fresh buffer.
       this.output = undefined;
@@ -439,6 +473,13 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
 
   private onWritten(err?: Error | null): void {
     this.pendingWrites--;
+    // Write callbacks come in write order, with or without an error, once libuv is done with
+    // the bytes: pooled storage of every write up to this one is free again.
+    this.writesDone++;
+    while (this.heldUntil.length > 0 && this.heldUntil[0]! <= this.writesDone) {
+      this.heldUntil.shift();
+      this.pool!.release(this.held.shift()!);
+    }
     if (err != null || this.pendingWrites > 0 || this.socket.writableLength > 0) return;
     if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
     if (this.aboveHighWaterMark) {
@@ -493,7 +534,8 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       return;
     }
     let src: ByteBuffer;
-    const input = (this.input ??= new ByteBuffer(0));
+    const input = (this.input ??=
+      this.pool !== undefined ? ByteBuffer.pooled(this.pool) : new ByteBuffer(0));
     if (input.readableBytes === 0) {
       // Nothing pending: decode in place from the chunk and keep only the incomplete tail.
       src = this.chunkView ??= ByteBuffer.wrap(chunk);
@@ -506,6 +548,14 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     if (src !== input && src.readableBytes > 0 && this.stateValue !== 'disconnected') {
       input.append(src.peek());
     }
+    this.releaseDrainedInput();
+  }
+
+  /** Pooled input storage goes back once every byte is decoded: idle connections hold none. */
+  private releaseDrainedInput(): void {
+    const input = this.input;
+    if (this.pool !== undefined && input !== undefined && input.readableBytes === 0)
+      input.release();
   }
 
   private dispatch(src: ByteBuffer): void {
@@ -576,6 +626,10 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     if (this.stateValue === 'disconnected') return;
     const established = this.stateValue !== 'connecting';
     this.stateValue = 'disconnected';
+    // Unsent output and undecoded input are dropped; pooled storage goes back. Storage a pending
+    // write still reads is released by that write's callback, which libuv runs on close.
+    this.input?.release();
+    this.output?.release();
     if (this.delayedClose !== undefined) clearTimeout(this.delayedClose);
     // A transfer in flight must stop touching the socket before anyone reuses its fd number.
     this.cancelFile?.();

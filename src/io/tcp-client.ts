@@ -8,6 +8,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from './connection.js';
+import { checkBufferPoolOption, type BufferPool } from './buffer-pool.js';
 
 export interface BackoffOptions {
   /** First retry delay in ms. Default 500. */
@@ -144,6 +145,7 @@ export class TcpClient<
   readonly logger: Logger;
   readonly highWaterMark: number;
   readonly pauseOnHighWaterMark: boolean;
+  readonly bufferPool: BufferPool | false | undefined;
   /** Errors by code, as for servers. */
   readonly errors: Record<string, number> = {};
   private readonly options: TcpClientOptions;
@@ -161,6 +163,7 @@ export class TcpClient<
     this.logger = options.logger ?? defaultLogger();
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.pauseOnHighWaterMark = options.pauseOnHighWaterMark ?? true;
+    this.bufferPool = checkBufferPoolOption(options.bufferPool);
     this.connector = new Connector(
       options,
       (socket) => this.onConnected(socket),

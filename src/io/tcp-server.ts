@@ -18,6 +18,7 @@ import {
 } from './listener.js';
 import { raiseFdLimit } from './sys.js';
 import { TimingWheel } from './timing-wheel.js';
+import { checkBufferPoolOption, type BufferPool } from './buffer-pool.js';
 
 export type { ServerAddress } from './listener.js';
 
@@ -87,6 +88,7 @@ export class TcpServer<
   readonly logger: Logger;
   readonly highWaterMark: number;
   readonly pauseOnHighWaterMark: boolean;
+  readonly bufferPool: BufferPool | false | undefined;
   private readonly options: TcpServerOptions;
   private readonly listener: Listener;
   /** Reads of natively accepted connections land here: one buffer for the whole loop. */
@@ -113,6 +115,7 @@ export class TcpServer<
     this.logger = options.logger ?? defaultLogger();
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.pauseOnHighWaterMark = options.pauseOnHighWaterMark ?? true;
+    this.bufferPool = checkBufferPoolOption(options.bufferPool);
     const idle = options.idleTimeout ?? 0;
     if (idle > 0) {
       this.wheel = new TimingWheel({
