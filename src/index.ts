@@ -91,3 +91,9 @@ export {
   UpstreamConnection,
   type UpstreamPoolOptions,
 } from './pool/upstream-pool.js';
+export { ThreadPool, type ThreadPoolOptions } from './pool/thread-pool.js';
+export { ProcessPool, type ProcessPoolOptions } from './pool/process-pool.js';
+export type { PoolOptions, RunOptions, PoolStats, CloseOptions } from './pool/pool-core.js';
+export { move, type Moved } from './pool/task-wire.js';
+export { poolWorkerData } from './pool/worker-data.js';
+export { OrderedQueue, ordered } from './pool/ordered.js';
