@@ -1,6 +1,18 @@
 import { isHostPort, isToken, ListCursor, scanFieldLine, type FieldSpan } from './fields.js';
 import { httpError, quote } from './http-error.js';
-import { CR, equalsLower, LF, latin1, SCHEME, SP, TARGET, TCHAR } from './tokens.js';
+import {
+  COLON,
+  CR,
+  equalsLower,
+  FIELD_VALUE,
+  HTAB,
+  LF,
+  latin1,
+  SCHEME,
+  SP,
+  TARGET,
+  TCHAR,
+} from './tokens.js';
 
 /** The four request-target forms of RFC 9112 §3.2. */
 export type TargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk';
@@ -15,6 +27,11 @@ export interface HeadLimits {
   readonly maxHeaderCount: number;
   readonly maxBodySize: number;
 }
+
+/** A fast path's answer: take the line the slow way. */
+const SLOW = -1;
+/** A fast path's answer: the line is the blank line that ends the head. */
+const HEAD_END = -2;
 
 const METHODS = ['GET', 'PUT', 'HEAD', 'POST', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT'];
 
@@ -115,6 +132,20 @@ export class HeadParser {
     let lineStart = base + this.lineStart;
     let from = base + this.scanned;
     for (;;) {
+      if (from === lineStart) {
+        // A line not searched yet: try to validate it and find its end in one pass.
+        const next = this.requestLineDone
+          ? this.fastFieldLine(bytes, base, lineStart, end)
+          : this.fastRequestLine(bytes, base, lineStart, end);
+        if (next > 0) {
+          lineStart = from = next;
+          continue;
+        }
+        if (next === HEAD_END) {
+          this.lineStart = this.scanned = lineStart + 2 - base;
+          return lineStart + 2;
+        }
+      }
       let lf = from < end ? bytes.indexOf(LF, from) : -1;
       if (lf >= end) lf = -1;
       if (lf < 0) {
@@ -137,6 +168,60 @@ export class HeadParser {
       }
       lineStart = from = lf + 1;
     }
+  }
+
+  /*
+   * The fast paths below take a complete, well-formed line in one pass: the byte classes that
+   * validate it also find its CRLF. On anything else (an incomplete line, any byte out of place,
+   * a limit reached) they return SLOW without changing any state, and the line-by-line path
+   * above takes the line from its start and gives the exact answer, errors included.
+   */
+
+  /** A request line `method SP target SP HTTP/x.y CRLF`: returns the index after its LF. */
+  private fastRequestLine(bytes: Uint8Array, base: number, s: number, end: number): number {
+    let i = s;
+    while (i < end && TCHAR[bytes[i]!] === 1) i++;
+    if (i === s || i >= end || bytes[i] !== SP) return SLOW;
+    const methodEnd = i;
+    const ts = ++i;
+    while (i < end && TARGET[bytes[i]!] === 1) i++;
+    if (i === ts || i >= end || bytes[i] !== SP) return SLOW;
+    const te = i++;
+    const e = i + 8;
+    if (e + 1 >= end || bytes[e] !== CR || bytes[e + 1] !== LF) return SLOW;
+    if (e - s > this.limits.maxRequestLineSize) return SLOW;
+    // An LF inside the version would be the line's end for the slow path.
+    for (let k = i; k < e; k++) if (bytes[k] === LF) return SLOW;
+    this.version(bytes, i, e);
+    this.method = internMethod(bytes, s, methodEnd);
+    this.targetForm = this.form(bytes, ts, te);
+    this.methodEnd = methodEnd - base;
+    this.targetStart = ts - base;
+    this.targetEnd = te - base;
+    this.requestLineDone = true;
+    return e + 2;
+  }
+
+  /** A field line `name ":" OWS value OWS CRLF`, or the blank line that ends the head. */
+  private fastFieldLine(bytes: Uint8Array, base: number, s: number, end: number): number {
+    if (bytes[s] === CR) return s + 1 < end && bytes[s + 1] === LF ? HEAD_END : SLOW;
+    let i = s;
+    while (i < end && TCHAR[bytes[i]!] === 1) i++;
+    if (i === s || i >= end || bytes[i] !== COLON) return SLOW;
+    const nameEnd = i++;
+    while (i < end && (bytes[i] === SP || bytes[i] === HTAB)) i++;
+    const vs = i;
+    while (i < end && FIELD_VALUE[bytes[i]!] === 1) i++;
+    if (i + 1 >= end || bytes[i] !== CR || bytes[i + 1] !== LF) return SLOW;
+    let ve = i;
+    while (ve > vs && (bytes[ve - 1] === SP || bytes[ve - 1] === HTAB)) ve--;
+    const next = i + 2;
+    const { maxHeaderCount, maxHeaderSize } = this.limits;
+    if (this.count >= maxHeaderCount || this.fieldBytes + (next - s) > maxHeaderSize) return SLOW;
+    this.fieldBytes += next - s;
+    this.store(base, s, nameEnd, vs, ve);
+    this.semantics(bytes, s, nameEnd, vs, ve);
+    return next;
   }
 
   /** Rejects a line that is already over its limit although its LF has not arrived. */
@@ -274,19 +359,25 @@ export class HeadParser {
     }
     const span = this.span;
     scanFieldLine(bytes, s, e, span, 'header');
+    this.store(base, s, span.nameEnd, span.valueStart, span.valueEnd);
+    this.semantics(bytes, s, span.nameEnd, span.valueStart, span.valueEnd);
+  }
+
+  /** Records a field's offsets, relative to the head's start. */
+  private store(base: number, ns: number, ne: number, vs: number, ve: number): void {
     const k = this.count * 4;
     if (k + 4 > this.fields.length) {
-      const grown = new Uint32Array(Math.min(this.fields.length * 2, 4 * maxHeaderCount));
+      const max = 4 * this.limits.maxHeaderCount;
+      const grown = new Uint32Array(Math.min(this.fields.length * 2, max));
       grown.set(this.fields);
       this.fields = grown;
     }
     const f = this.fields;
-    f[k] = s - base;
-    f[k + 1] = span.nameEnd - base;
-    f[k + 2] = span.valueStart - base;
-    f[k + 3] = span.valueEnd - base;
+    f[k] = ns - base;
+    f[k + 1] = ne - base;
+    f[k + 2] = vs - base;
+    f[k + 3] = ve - base;
     this.count++;
-    this.semantics(bytes, s, span.nameEnd, span.valueStart, span.valueEnd);
   }
 
   /** Records the fields that decide framing and connection handling. */
