@@ -5,33 +5,25 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isPolyloopError } from '../errors.js';
-import { TcpServer, type TcpServerOptions } from '../io/tcp-server.js';
-import type { App } from '../io/connection.js';
+import type { ServeOptions } from '../concurrency/options.js';
+import type { Server } from '../concurrency/group.js';
 
 /** The example servers, loaded on demand so that one command never pays for the others. */
-const SERVERS: Record<string, { summary: string; load(): Promise<{ default: unknown }> }> = {
-  echo: { summary: 'echo every byte back (RFC 862)', load: () => import('../../examples/echo.js') },
-  discard: {
-    summary: 'drop every byte (RFC 863)',
-    load: () => import('../../examples/discard.js'),
-  },
-  chargen: {
-    summary: 'stream characters, paced by the reader (RFC 864)',
-    load: () => import('../../examples/chargen.js'),
-  },
-  daytime: {
-    summary: 'send the date as text, then close (RFC 867)',
-    load: () => import('../../examples/daytime.js'),
-  },
-  time: {
-    summary: 'send 32-bit binary time, then close (RFC 868)',
-    load: () => import('../../examples/time.js'),
-  },
-  chat: {
-    summary: 'relay length-framed messages to every other client',
-    load: () => import('../../examples/chat.js'),
+/** The example servers: app modules that every loop loads for itself. */
+const SERVERS: Record<string, { summary: string; module: string }> = {
+  echo: { summary: 'echo every byte back (RFC 862)', module: 'echo.js' },
+  discard: { summary: 'drop every byte (RFC 863)', module: 'discard.js' },
+  chargen: { summary: 'stream characters, paced by the reader (RFC 864)', module: 'chargen.js' },
+  daytime: { summary: 'send the date as text, then close (RFC 867)', module: 'daytime.js' },
+  time: { summary: 'send 32-bit binary time, then close (RFC 868)', module: 'time.js' },
+  chat: { summary: 'relay length-framed messages to every other client', module: 'chat.js' },
+  hash: {
+    summary: 'hash each line with scrypt (a CPU-bound service; compare the models)',
+    module: 'hash-service.js',
   },
 };
+
+const exampleUrl = (file: string): URL => new URL(`../../examples/${file}`, import.meta.url);
 
 const USAGE = `Usage: polyloop <command> [options]
 
@@ -58,12 +50,18 @@ Options:
   --idle-timeout MS     close connections idle for MS milliseconds
   --peers LIST          p2p: comma-separated host:port of nodes to join through
   --id NAME             p2p: this node's id (default: random)
-  --acceptor KIND       native (batching accept4, default when the addon is built) or node
+  --model M             reactor, half-sync (default with more than one loop),
+                        leader-follower or reuse-port
+  --loops N             event loops (default: one per core)
+  --workers KIND        thread (default) or process
+  --dispatch POLICY     half-sync: round-robin (default), least-connections or ip-hash
+  --acceptor KIND       reactor: native (batching accept4, default with the addon) or node
   -h, --help            this text
   -v, --version         the polyloop version
 
-A server prints one line, "listening on HOST:PORT", once it is ready;
-SIGINT or SIGTERM closes it gracefully (exit code 0).`;
+A server prints one line, "listening on HOST:PORT", once every loop is ready, and
+the model in use on stderr; SIGINT or SIGTERM drains it and exits 0; SIGHUP
+reloads its loops without dropping a connection.`;
 
 class UsageError extends Error {}
 
@@ -87,8 +85,7 @@ async function runServer(
   name: string,
   values: Record<string, string | boolean | undefined>,
 ): Promise<void> {
-  const mod = await SERVERS[name]!.load();
-  const app = mod.default as App<unknown, unknown, unknown>;
+  const { serve, handleSignals } = await import('../concurrency/serve.js');
   const options = serverOptions(values, 9000);
   const max = intOption(
     'max-connections',
@@ -98,70 +95,83 @@ async function runServer(
   if (max !== undefined) options.maxConnections = max;
   const idle = intOption('idle-timeout', values['idle-timeout'] as string | undefined, undefined);
   if (idle !== undefined) options.idleTimeout = idle;
-  const server = new TcpServer(app, options);
-  const addr = await server.listen();
-  const stopped = untilSignal();
-  process.stdout.write(`listening on ${formatHost(addr.host)}:${addr.port}\n`);
+  const server = await serve(exampleUrl(SERVERS[name]!.module), options);
+  const stopped = handleSignals(server);
+  server.on('reload', ({ generation }) =>
+    process.stderr.write(`polyloop ${name}: reloaded: generation ${generation}\n`),
+  );
+  process.stdout.write(`listening on ${formatHost(server.address.host)}:${server.address.port}\n`);
+  process.stderr.write(`polyloop ${name}: ${describeModel(server)}\n`);
   await stopped;
-  await server.close();
 }
 
-/** Host, port and acceptor options shared by the server commands. */
+/** "half-sync, 2 thread loops (round-robin)" */
+function describeModel(server: Server): string {
+  if (server.model === 'reactor') {
+    const acceptor = (server as Server & { acceptor?: string }).acceptor;
+    return `reactor, 1 loop${acceptor !== undefined ? ` (${acceptor} acceptor)` : ''}`;
+  }
+  const loops = `${server.loops} ${server.workers} loop${server.loops === 1 ? '' : 's'}`;
+  return `${server.model}, ${loops}`;
+}
+
+/** Host, port and concurrency options shared by the server commands. */
 function serverOptions(
   values: Record<string, string | boolean | undefined>,
   defaultPort: number,
-): TcpServerOptions {
-  const options: TcpServerOptions = {
+): ServeOptions {
+  const options: ServeOptions = {
     host: (values['host'] as string | undefined) ?? '127.0.0.1',
     port: intOption('port', values['port'] as string | undefined, defaultPort)!,
   };
-  const acceptor = values['acceptor'];
-  if (acceptor !== undefined) {
-    if (acceptor !== 'native' && acceptor !== 'node') {
-      throw new UsageError(`--acceptor must be native or node; got ${JSON.stringify(acceptor)}`);
+  const choice = <T extends string>(flag: string, allowed: readonly T[]): T | undefined => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !allowed.includes(v as T)) {
+      throw new UsageError(`--${flag} must be ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
     }
+    return v as T;
+  };
+  const model = choice('model', ['reactor', 'half-sync', 'leader-follower', 'reuse-port']);
+  const workers = choice('workers', ['thread', 'process']);
+  const dispatch = choice('dispatch', ['round-robin', 'least-connections', 'ip-hash']);
+  const acceptor = choice('acceptor', ['native', 'node']);
+  const loops = intOption('loops', values['loops'] as string | undefined, undefined);
+  if (loops === 0) throw new UsageError('--loops must be at least 1');
+  if (acceptor !== undefined) {
+    // Choosing the acceptor is the reactor's business: one loop on the main thread.
+    if (model !== undefined && model !== 'reactor') {
+      throw new UsageError(`--acceptor applies only to --model reactor`);
+    }
+    options.model = 'reactor';
     options.acceptor = acceptor;
   }
+  if (model !== undefined) options.model = model;
+  if (options.model === 'reactor' && loops === undefined) options.loops = 1;
+  if (loops !== undefined) options.loops = loops;
+  if (workers !== undefined) options.workers = workers;
+  if (dispatch !== undefined) options.dispatch = dispatch;
   return options;
-}
-
-/**
- * Resolves on the first SIGINT or SIGTERM. Call it before printing the ready line: a
- * supervisor may signal as soon as it reads that line.
- */
-function untilSignal(): Promise<void> {
-  return new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 async function runServe(
   dir: string,
   values: Record<string, string | boolean | undefined>,
 ): Promise<void> {
-  const { httpApp } = await import('../protocol/http/server.js');
-  const { router } = await import('../protocol/http/router.js');
-  const { serveStatic } = await import('../protocol/http/static.js');
+  const { serve, handleSignals } = await import('../concurrency/serve.js');
   const { diagnose } = await import('./doctor.js');
   const { readSystemLimits } = await import('../io/sys.js');
   const root = resolve(dir);
   const st = await stat(root).catch(() => undefined);
   if (st === undefined || !st.isDirectory())
     throw new UsageError(`serve: ${JSON.stringify(dir)} is not a directory`);
-  const app = httpApp(
-    router()
-      .get('/healthz', (_req, res) => res.send('ok'))
-      .get('/*', serveStatic('/', root)),
+  const options = serverOptions(values, 8080);
+  options.args = { root };
+  const server = await serve(new URL('./static-site.js', import.meta.url), options);
+  const stopped = handleSignals(server);
+  server.on('reload', ({ generation }) =>
+    process.stderr.write(`polyloop serve: reloaded: generation ${generation}\n`),
   );
-  const server = new TcpServer(app, serverOptions(values, 8080));
-  const addr = await server.listen();
-  const stopped = untilSignal();
   const native = await nativeStatus();
   const limiting = diagnose({
     limits: readSystemLimits(),
@@ -170,11 +180,12 @@ async function runServe(
     native,
     nodeVersion: process.versions.node,
   }).filter((c) => c.status === 'limit').length;
+  const addr = server.address;
   process.stdout.write(
     [
       `listening on http://${formatHost(addr.host)}:${addr.port}`,
       `serving ${root}`,
-      `model: reactor, 1 loop (${server.acceptor} acceptor)`,
+      `model: ${describeModel(server)}`,
       limiting === 0
         ? 'doctor: nothing limits a server here'
         : `doctor: ${limiting} setting(s) limit a server here (run "polyloop doctor")`,
@@ -182,7 +193,6 @@ async function runServe(
     ].join('\n'),
   );
   await stopped;
-  await server.close();
 }
 
 async function runChatClient(values: Record<string, string | boolean | undefined>): Promise<void> {
@@ -261,6 +271,10 @@ async function main(argv: string[]): Promise<number> {
       'idle-timeout': { type: 'string' },
       json: { type: 'boolean' },
       acceptor: { type: 'string' },
+      model: { type: 'string' },
+      loops: { type: 'string' },
+      workers: { type: 'string' },
+      dispatch: { type: 'string' },
       backlog: { type: 'string' },
       peers: { type: 'string' },
       id: { type: 'string' },

@@ -70,7 +70,8 @@ describe('polyloop serve', () => {
     assert.equal(await s.stop('SIGTERM'), 0);
     const lines = s.stdout().split('\n');
     assert.match(lines[1]!, new RegExp(`^serving ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-    assert.match(lines[2]!, /^model: reactor, 1 loop/);
+    // Defaults: one loop per core, half-sync when there is more than one.
+    assert.match(lines[2]!, /^model: (reactor, 1 loop|half-sync, \d+ thread loops)$/);
     assert.match(lines[3]!, /^doctor: (nothing limits a server here|\d+ setting\(s\) limit)/);
   });
 
