@@ -1,6 +1,8 @@
+import { read } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createError, invalidArg } from '../../errors.js';
+import { NOT_A_FILE, type CachedFile, type FileCache } from './file-cache.js';
 import { textLength, type OutBuffer } from './out-buffer.js';
 import { Ending, httpDate, reasonPhrase, writeHead } from './response-head.js';
 
@@ -20,6 +22,8 @@ export interface ResponseSink {
   readonly output: OutBuffer;
   /** What was written into `output` goes out now, unless a batch is being gathered. */
   written(): void;
+  /** Where `sendFile(path)` finds open files; undefined: opened and closed per response. */
+  readonly files?: FileCache | undefined;
   /** Resolves when queued output is under the write high-water mark; rejects once closed. */
   drained(): Promise<void>;
   /** Sends `length` bytes of the open file `fd` after everything emitted so far. */
@@ -276,6 +280,29 @@ export class ServerResponse {
   async sendFile(path: string, options: SendFileResponseOptions = {}): Promise<void> {
     this.checkFresh('sendFile');
     this.state = State.Opening;
+    const files = options.file === undefined ? this.sink.files : undefined;
+    if (files !== undefined) {
+      // The connection's open-file cache: usually no filesystem call at all.
+      let got: CachedFile | typeof NOT_A_FILE;
+      try {
+        const r = files.acquire(path);
+        got = r instanceof Promise ? await r : r;
+      } catch (err) {
+        this.state = State.Fresh;
+        throw err;
+      }
+      if (got === NOT_A_FILE) {
+        this.state = State.Fresh;
+        this.status(404).send('Not Found\n');
+        return;
+      }
+      try {
+        await this.sendOpenFile(path, got.fd, got.size, options);
+      } finally {
+        files.release(got);
+      }
+      return;
+    }
     let file = options.file;
     const owned = file === undefined;
     if (file === undefined) {
@@ -298,40 +325,56 @@ export class ServerResponse {
         this.status(404).send('Not Found\n');
         return;
       }
-      const offset = options.offset ?? 0;
-      const length = options.length ?? Math.max(0, st.size - offset);
-      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) {
-        this.state = State.Fresh;
-        throw invalidArg('offset', offset, 'a non-negative integer');
-      }
-      if (length < 0 || offset + length > st.size) {
-        this.state = State.Fresh;
-        throw invalidArg('offset + length', offset + length, `at most the file size ${st.size}`);
-      }
-      const type = options.contentType ?? MIME[extname(path).toLowerCase()] ?? OCTETS;
-      if (!FIELD_VALUE.test(type))
-        throw invalidArg('contentType', type, 'latin1 without CR, LF, NUL');
-      this.writeHead(this.sink.output, length, type);
-      this.sink.written();
-      if (!this.isHead && length > 0) {
-        if (offset === 0) await this.sink.sendFile(file.fd, length);
-        else if (this.sink.sendFileRange !== undefined)
-          await this.sink.sendFileRange(file.fd, offset, length);
-        else await this.copyRange(file, offset, length);
-      }
-      this.state = State.Done;
-      this.sink.finished(this, this.closeAfter);
+      await this.sendOpenFile(path, file.fd, st.size, options);
     } finally {
       if (owned) await file.close();
     }
   }
 
+  /** Sends the head and `options`' range of the open file `fd` of `size` bytes. */
+  private async sendOpenFile(
+    path: string,
+    fd: number,
+    size: number,
+    options: SendFileResponseOptions,
+  ): Promise<void> {
+    const offset = options.offset ?? 0;
+    const length = options.length ?? Math.max(0, size - offset);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) {
+      this.state = State.Fresh;
+      throw invalidArg('offset', offset, 'a non-negative integer');
+    }
+    if (length < 0 || offset + length > size) {
+      this.state = State.Fresh;
+      throw invalidArg('offset + length', offset + length, `at most the file size ${size}`);
+    }
+    const type = options.contentType ?? MIME[extname(path).toLowerCase()] ?? OCTETS;
+    if (!FIELD_VALUE.test(type)) {
+      this.state = State.Fresh;
+      throw invalidArg('contentType', type, 'latin1 without CR, LF, NUL');
+    }
+    this.writeHead(this.sink.output, length, type);
+    this.sink.written();
+    if (!this.isHead && length > 0) {
+      if (offset === 0) await this.sink.sendFile(fd, length);
+      else if (this.sink.sendFileRange !== undefined)
+        await this.sink.sendFileRange(fd, offset, length);
+      else await this.copyRange(fd, offset, length);
+    }
+    this.state = State.Done;
+    this.sink.finished(this, this.closeAfter);
+  }
+
   /** Copies a range through `emit`, one chunk at a time, paced by `drained`. */
-  private async copyRange(file: FileHandle, offset: number, length: number): Promise<void> {
+  private async copyRange(fd: number, offset: number, length: number): Promise<void> {
     let sent = 0;
     while (sent < length) {
       const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK, length - sent));
-      const { bytesRead } = await file.read(chunk, 0, chunk.length, offset + sent);
+      const bytesRead = await new Promise<number>((resolve, reject) =>
+        read(fd, chunk, 0, chunk.length, offset + sent, (err, n) =>
+          err ? reject(err) : resolve(n),
+        ),
+      );
       if (bytesRead === 0)
         throw createError(
           'PL_ERR_FILE_TRUNCATED',

@@ -6,6 +6,9 @@ import { isHttpParseError, type HttpParseError } from './http-error.js';
 import { HttpRequestParser, type HttpParserOptions } from './parser.js';
 import type { HttpRequest } from './request.js';
 import { ServerRequest } from './server-request.js';
+import { FileCache, type FileCacheOptions } from './file-cache.js';
+
+export type { FileCacheOptions } from './file-cache.js';
 import { OutBuffer } from './out-buffer.js';
 import { ServerResponse, httpDate, reasonPhrase, type ResponseSink } from './response.js';
 
@@ -28,6 +31,11 @@ export interface HttpServerOptions extends HttpParserOptions {
   writeHighWaterMark?: number;
   /** Logs handler failures. Default: the polyloop logger (pino to stderr). */
   logger?: Logger;
+  /**
+   * The open-file cache of `res.sendFile(path)` (see `FileCacheOptions`), or `false` to open
+   * and close the file for every response. Default: on, 64 files, re-checked after 1 s.
+   */
+  fileCache?: FileCacheOptions | false;
 }
 
 /** Counters of an `httpApp`, over all its connections. */
@@ -60,6 +68,7 @@ interface Shared {
   readonly writeHighWaterMark: number;
   readonly logger: Logger;
   readonly stats: HttpStats;
+  readonly files: FileCache | undefined;
 }
 
 /** Input buffered beyond this while a response is in flight pauses reading. */
@@ -172,6 +181,11 @@ export class HttpSession implements ResponseSink {
   /** @internal */
   get output(): OutBuffer {
     return this.out;
+  }
+
+  /** @internal */
+  get files(): FileCache | undefined {
+    return this.shared.files;
   }
 
   /** @internal */
@@ -450,6 +464,7 @@ export function httpApp(
     keepAliveTimeout,
     writeHighWaterMark,
     logger,
+    fileCache,
     ...parserOptions
   } = options;
   // Fail on bad limits now, not on the first connection.
@@ -470,6 +485,7 @@ export function httpApp(
     writeHighWaterMark: checkTimeout('writeHighWaterMark', writeHighWaterMark, 64 * 1024),
     logger: logger ?? defaultLogger(),
     stats,
+    files: fileCache === false ? undefined : new FileCache(fileCache),
   };
   return {
     context: (conn) => new HttpSession(conn, shared),
