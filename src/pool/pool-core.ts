@@ -670,5 +670,8 @@ function moduleHref(kind: string, filename: unknown): string {
     throw invalidArg(`${kind} filename`, filename, 'a path or a file: URL');
   }
   if (filename.startsWith('file:')) return new URL(filename).href;
+  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(filename)) {
+    throw invalidArg(`${kind} filename`, filename, 'a file: URL or a path');
+  }
   return pathToFileURL(path.resolve(filename)).href;
 }

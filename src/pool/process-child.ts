@@ -13,14 +13,22 @@ export interface ChildInit {
   workerData: unknown;
 }
 
-/** What a child sends: `['ready']`, `['startError', WireError]` or `[Outcome, value]`. */
-export type ChildMessage = ['ready'] | ['startError', unknown] | [Outcome, unknown];
+/** What a child sends: `['ready']`, `['startError' | 'crash', WireError]` or `[Outcome, value]`. */
+export type ChildMessage = ['ready'] | ['startError' | 'crash', unknown] | [Outcome, unknown];
 
 type TaskFn = (task: unknown) => unknown;
 let fn: TaskFn;
 
 if (process.send !== undefined) {
   process.on('disconnect', () => process.exit(0));
+  // Die as an uncaught error would, but tell the pool why first (it becomes the task's cause).
+  process.on('uncaughtException', (err) => {
+    const wire = toWireError(err instanceof Error ? err : new Error(String(err)));
+    setTimeout(() => process.exit(70), 1000).unref();
+    if (process.connected)
+      process.send!(['crash', wire], undefined, undefined, () => process.exit(70));
+    else process.exit(70);
+  });
   process.once('message', (init: ChildInit) => void boot(init));
 }
 

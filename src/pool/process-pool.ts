@@ -92,8 +92,9 @@ export class ProcessPool<TTask = unknown, TResult = unknown> extends PoolCore<TT
     child.on('message', (m: ChildMessage) => {
       const [kind, value] = m;
       if (kind === 'ready') this.slotReady(slot);
-      else if (kind === 'startError') slot.error = fromWireError(value as WireError);
-      else this.slotDone(slot, kind, value);
+      else if (kind === 'startError' || kind === 'crash') {
+        slot.error = fromWireError(value as WireError);
+      } else this.slotDone(slot, kind, value);
     });
     child.on('error', (err) => {
       slot.error ??= err;

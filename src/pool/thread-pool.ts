@@ -33,7 +33,7 @@ export interface ThreadPoolOptions extends PoolOptions {
    * sockets of their own running between tasks.
    */
   atomics?: boolean;
-  /** Node options for the workers (e.g. `['--enable-source-maps']`). */
+  /** Node options for the workers (default the parent's, as for any Worker). */
   execArgv?: string[];
 }
 
@@ -80,7 +80,15 @@ export class ThreadPool<TTask = unknown, TResult = unknown> extends PoolCore<TTa
     if (typeof atomics !== 'boolean') throw invalidArg('ThreadPool atomics', atomics, 'a boolean');
     this.#atomics = atomics;
     this.#resourceLimits = resourceLimits;
-    this.#execArgv = execArgv;
+    // Workers inherit the parent's Node options (left unset, Node copies them without
+    // re-parsing). --input-type applies to -e input only and makes a worker fail to load its
+    // file, so only then is a filtered list passed.
+    const inputType = (a: string): boolean => a.startsWith('--input-type');
+    this.#execArgv =
+      execArgv ??
+      (process.execArgv.some(inputType)
+        ? process.execArgv.filter((a) => !inputType(a))
+        : undefined);
     this.startMinimum();
   }
 
