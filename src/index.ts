@@ -57,6 +57,7 @@ export {
   type HttpHandlerObject,
   type HttpServerOptions,
   type HttpStats,
+  type FileCacheOptions,
 } from './protocol/http/server.js';
 export {
   ServerResponse,
