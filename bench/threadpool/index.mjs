@@ -7,8 +7,10 @@
 // with `taskset -c CPUS` (the pool's threads share those cores with the driver), after a warm-up
 // of COUNT/10 tasks. Rounds alternate which pool goes first; the table shows medians.
 //
-//   node bench/run.mjs threadpool [--quick] [--workloads tiny,buffer] [--depths 1,64]
-//       [--rounds 3] [--count N] [--threads 2] [--cpus 0,1] [--build] [--out FILE]
+// `--impls` may add `process`: polyloop's ProcessPool on the same tasks, for reference.
+//
+//   node bench/run.mjs threadpool [--quick] [--impls polyloop,piscina] [--workloads tiny,buffer]
+//       [--depths 1,64] [--rounds 3] [--count N] [--threads 2] [--cpus 0-1] [--build] [--out FILE]
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +34,7 @@ import {
 } from '../lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const IMPLS = ['polyloop', 'piscina'];
+const IMPLS = ['polyloop', 'piscina', 'process'];
 const WORKLOADS = ['tiny', 'buffer'];
 /** The goal reported (never enforced): polyloop ≥ 1.0× piscina in every cell. */
 const GOAL = 1.0;
@@ -47,6 +49,7 @@ function options(argv) {
   const { values, common } = parseOptions(
     argv,
     {
+      impls: { type: 'string', default: 'polyloop,piscina' },
       workloads: { type: 'string', default: WORKLOADS.join(',') },
       depths: { type: 'string', default: '1,64' },
       rounds: { type: 'string', default: '3' },
@@ -56,6 +59,8 @@ function options(argv) {
     },
     path.resolve(here, '../results/threadpool.json'),
   );
+  const impls = list(values.impls);
+  for (const i of impls) if (!IMPLS.includes(i)) throw new Error(`--impls: unknown ${i}`);
   const workloads = list(values.workloads);
   for (const w of workloads)
     if (!WORKLOADS.includes(w)) throw new Error(`--workloads: unknown ${w}`);
@@ -64,6 +69,7 @@ function options(argv) {
     build: common.build,
     out: common.out,
     quick: values.quick,
+    impls,
     workloads,
     depths: list(values.depths).map((d) => positiveInt('depths', d)),
     rounds: positiveInt('rounds', values.quick ? '1' : values.rounds),
@@ -74,8 +80,9 @@ function options(argv) {
 }
 
 /** Tasks per measurement: enough for about a second at the rates seen here. */
-function countFor(opts, workload, depth) {
+function countFor(opts, impl, workload, depth) {
   if (opts.count !== undefined) return opts.count;
+  if (impl === 'process') return Math.round(countFor(opts, 'polyloop', workload, depth) / 20);
   const base =
     workload === 'tiny' ? (depth === 1 ? 40_000 : 200_000) : depth === 1 ? 20_000 : 50_000;
   return opts.quick ? Math.round(base / 5) : base;
@@ -85,11 +92,16 @@ async function run(opts) {
   const runs = [];
   for (const workload of opts.workloads) {
     for (const depth of opts.depths) {
-      const count = countFor(opts, workload, depth);
       for (let round = 0; round < opts.rounds; round++) {
-        const order = round % 2 === 0 ? IMPLS : [...IMPLS].reverse();
+        const order = round % 2 === 0 ? opts.impls : [...opts.impls].reverse();
         for (const impl of order) {
-          const r = await measure(opts, impl, workload, depth, count);
+          const r = await measure(
+            opts,
+            impl,
+            workload,
+            depth,
+            countFor(opts, impl, workload, depth),
+          );
           process.stderr.write(
             `threadpool: ${workload} depth ${depth} ${impl} round ${round + 1}: ` +
               `${r.tasksPerSec === undefined ? r.error : Math.round(r.tasksPerSec)} tasks/s\n`,
@@ -138,17 +150,25 @@ function report(opts, runs) {
             .filter((r) => r.workload === workload && r.depth === depth && r.impl === impl)
             .map((r) => r.tasksPerSec),
         );
-      const polyloop = rate('polyloop');
-      const piscina = rate('piscina');
-      cells.push({ workload, depth, polyloop, piscina, ratio: ratio(polyloop, piscina) });
+      const rates = Object.fromEntries(opts.impls.map((impl) => [impl, rate(impl)]));
+      cells.push({
+        workload,
+        depth,
+        ...rates,
+        ratio: ratio(rates.polyloop, rates.piscina),
+      });
     }
   }
-  const head = ['workload', 'depth', 'polyloop tasks/s', 'piscina tasks/s', 'polyloop/piscina'];
+  const head = [
+    'workload',
+    'depth',
+    ...opts.impls.map((i) => `${i === 'process' ? 'ProcessPool' : i} tasks/s`),
+    'polyloop/piscina',
+  ];
   const body = cells.map((c) => [
     c.workload,
     String(c.depth),
-    num(c.polyloop, 0),
-    num(c.piscina, 0),
+    ...opts.impls.map((i) => num(c[i], 0)),
     num(c.ratio, 2),
   ]);
   const lines = grid(head, body, 2);
@@ -163,6 +183,7 @@ function report(opts, runs) {
     machine: machine(),
     peers: { piscina: piscinaVersion() },
     params: {
+      impls: opts.impls,
       threads: opts.threads,
       cpus: opts.cpus,
       rounds: opts.rounds,

@@ -1,4 +1,5 @@
-// One measurement in a fresh process: `node run-one.mjs IMPL WORKLOAD DEPTH COUNT THREADS`.
+// One measurement in a fresh process: `node run-one.mjs IMPL WORKLOAD DEPTH COUNT THREADS`,
+// IMPL one of polyloop (ThreadPool), piscina, process (polyloop's ProcessPool).
 // Starts the pool, warms it up, then keeps DEPTH tasks in flight until COUNT have completed,
 // and prints one JSON line: { tasks, seconds, tasksPerSec }.
 import path from 'node:path';
@@ -14,7 +15,7 @@ const BYTES = 64 * 1024;
 const filename = path.join(
   here,
   'tasks',
-  workload === 'tiny' ? 'tiny.mjs' : `buffer-${impl === 'polyloop' ? 'polyloop' : 'piscina'}.mjs`,
+  workload === 'tiny' ? 'tiny.mjs' : `buffer-${impl === 'piscina' ? 'piscina' : 'polyloop'}.mjs`,
 );
 // Same thread count, no idle exits, no queue limit for either (the window bounds the queue).
 const options = {
@@ -28,6 +29,9 @@ let pool;
 if (impl === 'polyloop') {
   const { ThreadPool } = await import('../../dist/src/index.js');
   pool = new ThreadPool(options);
+} else if (impl === 'process') {
+  const { ProcessPool } = await import('../../dist/src/index.js');
+  pool = new ProcessPool(options);
 } else {
   const { default: Piscina } = await import('piscina');
   pool = new Piscina(options);
