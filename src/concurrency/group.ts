@@ -169,6 +169,8 @@ export class LoopGroup extends EventEmitter<ServerEvents> implements Server {
       workers: this.workers,
       appUrl: this.appUrl,
       args: this.o.args,
+      logic: this.o.logic,
+      pool: this.o.pool,
       server: {
         maxConnections: this.o.maxConnections,
         idleTimeout: this.o.idleTimeout,

@@ -7,7 +7,9 @@ import type net from 'node:net';
 import { native, nativeStatus } from '../../native/index.js';
 import { createError, isPolyloopError } from '../errors.js';
 import type { App, CloseReason, Connection } from '../io/connection.js';
-import { defaultLogger } from '../log.js';
+import { defaultLogger, type Logger } from '../log.js';
+import { serviceApp, type LogicPoolOptions, type ServiceApp } from './proactor.js';
+import { isService, type AnyService } from './service.js';
 import { TcpServer } from '../io/tcp-server.js';
 import { IntRing } from '../shm/int-ring.js';
 import { installLoop, type LoopInfo, currentLoop } from './loop.js';
@@ -54,7 +56,7 @@ type AnyConn = Connection<unknown, unknown, unknown>;
  * Loads an app module: its default export is an app (`defineApp`, `httpApp`) or a function of
  * the loop that returns one (or a promise of one).
  */
-export async function loadApp(url: string, loop: LoopInfo): Promise<AnyApp> {
+export async function loadApp(url: string, loop: LoopInfo): Promise<AnyApp | AnyService> {
   const mod = (await import(url)) as { default?: unknown };
   let app = mod.default;
   if (typeof app === 'function') app = await (app as (l: LoopInfo) => unknown)(loop);
@@ -65,6 +67,25 @@ export async function loadApp(url: string, loop: LoopInfo): Promise<AnyApp> {
     );
   }
   return app;
+}
+
+/** The app a loop runs: the module's app, or its service run inline or on a pool. */
+export function appFor(
+  loaded: AnyApp | AnyService,
+  logic: 'loop' | 'pool',
+  appUrl: string | undefined,
+  loops: number,
+  pool: LogicPoolOptions,
+  logger: Logger,
+): ServiceApp {
+  if (isService(loaded)) return serviceApp(loaded, logic, appUrl, loops, pool, logger);
+  if (logic === 'pool') {
+    throw createError(
+      'PL_ERR_INVALID_ARG',
+      "logic 'pool' needs a service (defineService or httpService) as the module's default export",
+    );
+  }
+  return { app: loaded, close: () => Promise.resolve() };
 }
 
 /** Counts open connections in the loop's stats row as they open and close. */
@@ -88,6 +109,7 @@ export class LoopRuntime {
   private stopped = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private stopIntake: () => void = () => {};
+  private closeLogic: () => Promise<void> = () => Promise.resolve();
 
   constructor(
     private readonly init: WorkerInit,
@@ -109,13 +131,23 @@ export class LoopRuntime {
       init.args,
       (to, data) => this.channel.post({ t: 'send', to, data }),
     );
-    const app = counted(await loadApp(init.appUrl, currentLoop()), this.row);
+    const logger = defaultLogger();
+    const loaded = appFor(
+      await loadApp(init.appUrl, currentLoop()),
+      init.logic,
+      init.appUrl,
+      init.count,
+      init.pool,
+      logger,
+    );
+    this.closeLogic = loaded.close;
+    const app = counted(loaded.app, this.row);
     const intake = init.intake;
     const nativeOk = nativeStatus().available;
     const listenOwn = intake.kind === 'listen';
     this.server = new TcpServer(app, {
       ...init.server,
-      logger: defaultLogger(),
+      logger,
       acceptor: listenOwn ? (intake.node ? 'node' : 'native') : nativeOk ? 'native' : 'node',
       ...(listenOwn
         ? { host: intake.host, port: intake.port, backlog: intake.backlog, reusePort: true }
@@ -261,6 +293,7 @@ export class LoopRuntime {
     this.stopped = true;
     this.stopIntake();
     await this.server.drain(timeout);
+    await this.closeLogic();
     clearInterval(this.statsTimer);
     this.publish();
     this.channel.post({ t: 'drained' });

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { invalidArg } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConnectionOptions } from '../io/connection.js';
+import type { LogicPoolOptions } from './proactor.js';
 
 /** How loops are arranged. See docs/concurrency-models.md. */
 export type Model = 'reactor' | 'half-sync' | 'leader-follower' | 'reuse-port';
@@ -38,6 +39,13 @@ export interface ServeOptions extends ConnectionOptions {
   idleTimeout?: number;
   /** How long closing or reloading lets connections drain before closing them, ms. Default 5000. */
   shutdownTimeout?: number;
+  /**
+   * Where a service's logic runs (see `defineService`, `httpService`): `'loop'` (default) on the
+   * IO loop; `'pool'` on a thread pool per loop, the IO loop only reading, parsing and writing.
+   */
+  logic?: 'loop' | 'pool';
+  /** Thread pool of `logic: 'pool'`. */
+  pool?: LogicPoolOptions;
   /** Data given to the app module's factory in every loop (structured-cloned). */
   args?: unknown;
   logger?: Logger;
@@ -60,6 +68,8 @@ export interface ResolvedOptions {
   highWaterMark: number | undefined;
   pauseOnHighWaterMark: boolean | undefined;
   noDelay: boolean | undefined;
+  logic: 'loop' | 'pool';
+  pool: LogicPoolOptions;
   args: unknown;
 }
 
@@ -136,6 +146,21 @@ export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
     highWaterMark: int('highWaterMark', options.highWaterMark, 0, Number.MAX_SAFE_INTEGER),
     pauseOnHighWaterMark: options.pauseOnHighWaterMark,
     noDelay: options.noDelay,
+    logic: oneOf('logic', options.logic, ['loop', 'pool'] as const) ?? 'loop',
+    pool: checkPool(options.pool),
     args: options.args,
   };
+}
+
+function checkPool(pool: LogicPoolOptions | undefined): LogicPoolOptions {
+  if (pool === undefined) return {};
+  if (typeof pool !== 'object' || pool === null) throw invalidArg('pool', pool, 'an object');
+  const out: LogicPoolOptions = {};
+  const maxThreads = int('pool.maxThreads', pool.maxThreads, 1, 1024);
+  const minThreads = int('pool.minThreads', pool.minThreads, 0, 1024);
+  const maxQueue = int('pool.maxQueue', pool.maxQueue, 0, 2 ** 31 - 1);
+  if (maxThreads !== undefined) out.maxThreads = maxThreads;
+  if (minThreads !== undefined) out.minThreads = minThreads;
+  if (maxQueue !== undefined) out.maxQueue = maxQueue;
+  return out;
 }

@@ -5,6 +5,7 @@
  * message after it says `hello` (a message sent before the child listens would be lost).
  */
 import type { Model, WorkerKind } from './options.js';
+import type { LogicPoolOptions } from './proactor.js';
 
 /** How a worker loop receives its connections. */
 export type Intake =
@@ -40,6 +41,8 @@ export interface WorkerInit {
   workers: WorkerKind;
   appUrl: string;
   args: unknown;
+  logic: 'loop' | 'pool';
+  pool: LogicPoolOptions;
   server: LoopServerOptions;
   /** Thread workers: the loop's row of the stats table. */
   stats: SharedArrayBuffer | undefined;

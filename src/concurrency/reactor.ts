@@ -21,6 +21,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
   constructor(
     private readonly server: TcpServer<unknown, unknown, unknown>,
     private readonly o: ResolvedOptions,
+    private readonly closeLogic: () => Promise<void>,
   ) {
     super();
   }
@@ -29,6 +30,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
     app: App<unknown, unknown, unknown>,
     o: ResolvedOptions,
     logger: Logger,
+    closeLogic: () => Promise<void> = () => Promise.resolve(),
   ): Promise<ReactorServer> {
     const server = new TcpServer(app, {
       host: o.host,
@@ -45,7 +47,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
         : {}),
       ...(o.noDelay !== undefined ? { noDelay: o.noDelay } : {}),
     });
-    const r = new ReactorServer(server, o);
+    const r = new ReactorServer(server, o, closeLogic);
     r.addr = await server.listen();
     return r;
   }
@@ -88,7 +90,8 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    return this.server.drain(this.o.shutdownTimeout);
+  async close(): Promise<void> {
+    await this.server.drain(this.o.shutdownTimeout);
+    await this.closeLogic();
   }
 }

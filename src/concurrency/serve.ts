@@ -12,7 +12,8 @@ import type { Feeder } from './feeder.js';
 import { LoopGroup, type Server } from './group.js';
 import { HalfSyncFeeder } from './half-sync.js';
 import { LeaderFollowerFeeder } from './leader-follower.js';
-import { loadApp } from './loop-runtime.js';
+import { appFor, loadApp } from './loop-runtime.js';
+import type { AnyService } from './service.js';
 import { currentLoop } from './loop.js';
 import { StatsTable } from './loop-stats.js';
 import { resolveOptions, type ServeOptions } from './options.js';
@@ -20,7 +21,7 @@ import { ReactorServer } from './reactor.js';
 import { ReusePortFeeder } from './reuse-port.js';
 
 /** An app module (URL, `file:` URL string or path) or, for the reactor model, the app itself. */
-export type AppSource = URL | string | App<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type AppSource = URL | string | App<any, any, any> | AnyService; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function moduleUrl(source: URL | string): string {
   if (source instanceof URL) return source.href;
@@ -45,10 +46,18 @@ export async function serve(source: AppSource, options: ServeOptions = {}): Prom
   }
   if (o.model === 'reactor') {
     ReactorServer.install(o);
-    const app = inline
-      ? (source as App<unknown, unknown, unknown>)
-      : await loadApp(moduleUrl(source), currentLoop());
-    return ReactorServer.start(app, o, logger);
+    const url = inline ? undefined : moduleUrl(source);
+    const loaded = appFor(
+      url === undefined
+        ? (source as App<unknown, unknown, unknown> | AnyService)
+        : await loadApp(url, currentLoop()),
+      o.logic,
+      url,
+      1,
+      o.pool,
+      logger,
+    );
+    return ReactorServer.start(loaded.app, o, logger, loaded.close);
   }
   if (inline) {
     throw invalidArg(
