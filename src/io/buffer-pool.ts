@@ -7,6 +7,7 @@
  *   2 KiB       [ 0 | 1 | 2 | ... | 127 ] [ 128 | ... ]
  *  16 KiB       [ 0 | 1 | ... | 15 ]
  *  64 KiB       [ 0 | 1 | 2 | 3 ]
+ * 256 KiB       [ 0 ]
  *               free list per class: a stack of slot numbers (last released, first reused)
  * ```
  *
@@ -18,7 +19,7 @@ import { createError, describe, invalidArg } from '../errors.js';
 import { defaultLogger, type Logger } from '../log.js';
 
 export interface BufferPoolOptions {
-  /** Buffer sizes in bytes, ascending, each a positive multiple of 8. Default 2, 16, 64 KiB. */
+  /** Buffer sizes in bytes, ascending, each a positive multiple of 8. Default 2, 16, 64, 256 KiB. */
   sizes?: readonly number[];
   /** Bytes per slab; a slab holds at least one buffer. Default 256 KiB. */
   slabBytes?: number;
@@ -80,7 +81,7 @@ export interface BufferLeak {
 }
 
 const KiB = 1024;
-const DEFAULT_SIZES = [2 * KiB, 16 * KiB, 64 * KiB] as const;
+const DEFAULT_SIZES = [2 * KiB, 16 * KiB, 64 * KiB, 256 * KiB] as const;
 /** Fill pattern of released buffers in debug mode: reads of released memory stand out. */
 const POISON = 0xdb;
 
@@ -145,6 +146,8 @@ interface Slab {
 export class BufferPool {
   /** The class sizes, ascending. */
   readonly sizes: readonly number[];
+  /** The largest class size: larger requests get unpooled buffers. */
+  readonly largestSize: number;
   readonly maxBytes: number;
   /** Whether acquisitions are recorded (see `BufferPoolOptions.debug`). */
   readonly debug: boolean;
@@ -189,6 +192,7 @@ export class BufferPool {
       throw invalidArg('debug', options.debug, 'a boolean');
     }
     this.sizes = Object.freeze(sizes);
+    this.largestSize = sizes[sizes.length - 1]!;
     this.maxBytes = maxBytes;
     this.#classes = this.sizes.map((s) => new SizeClass(s, slabBytes));
     this.debug = options.debug ?? debugFromEnv();
@@ -370,8 +374,9 @@ export class BufferPool {
     if (!(buf instanceof Uint8Array) || !this.#loose.has(buf)) throw foreign(buf);
     this.#loose.delete(buf);
     this.#unpooledInUse--;
+    // Handed out past maxBytes: counted in its class's inUse. (Oversize ones match no class.)
     const cls = this.#classes.find((c) => c.size === buf.length);
-    if (cls !== undefined && buf.length <= this.sizes[this.sizes.length - 1]!) cls.inUse--;
+    if (cls !== undefined) cls.inUse--;
   }
 
   #trimmedSlots(cls: SizeClass): number {

@@ -79,15 +79,8 @@ export class ByteBuffer {
    */
   reset(bytes: Uint8Array): void {
     if (this.pooledStorage) this.release();
-    const view = this.view;
     // Reads of one loop land in the same buffer: its DataView is kept, not made per read.
-    if (
-      view === undefined ||
-      view.buffer !== bytes.buffer ||
-      view.byteOffset !== bytes.byteOffset
-    ) {
-      this.view = undefined;
-    }
+    if (!startsAt(this.view, bytes)) this.view = undefined;
     this.bytes = bytes;
     this.reader = 0;
     this.writer = bytes.length;
@@ -319,9 +312,18 @@ export class ByteBuffer {
       // Compaction: slide the content back to the front; no allocation.
       this.bytes.copyWithin(front, this.reader, this.writer);
     } else {
-      const size = Math.max(this.bytes.length * 2, front + readable + length);
-      const next = this.pool !== undefined ? this.pool.acquire(size) : Buffer.allocUnsafeSlow(size);
-      next.set(this.bytes.subarray(this.reader, this.writer), front);
+      const need = front + readable + length;
+      const pool = this.pool;
+      // Pooled: the next class that fits (the classes grow geometrically themselves); past the
+      // largest class, and unpooled, double so that appends stay amortized O(1).
+      const next =
+        pool !== undefined && need <= pool.largestSize
+          ? pool.acquire(need)
+          : pool !== undefined
+            ? pool.acquire(Math.max(this.bytes.length * 2, need))
+            : Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, need));
+      // No view of nothing: a pooled buffer grows from empty after every release.
+      if (readable > 0) next.set(this.bytes.subarray(this.reader, this.writer), front);
       this.replaceStorage(next);
     }
     this.reader = front;
@@ -452,7 +454,9 @@ export class ByteBuffer {
     const old = this.bytes;
     const pooled = this.pooledStorage;
     this.bytes = EMPTY;
-    this.view = undefined;
+    // A view of pooled memory is kept: the next acquire often returns the same buffer (the pool
+    // reuses the last released first), and the pool keeps that memory alive anyway.
+    if (!pooled) this.view = undefined;
     this.reader = 0;
     this.writer = 0;
     this.shared = false;
@@ -481,7 +485,7 @@ export class ByteBuffer {
     const old = this.bytes;
     const pooled = this.pooledStorage;
     this.bytes = next;
-    this.view = undefined;
+    if (!startsAt(this.view, next)) this.view = undefined;
     this.shared = false;
     this.pooledStorage = this.pool !== undefined;
     if (pooled) this.pool!.release(old);
@@ -519,5 +523,10 @@ export class ByteBuffer {
 }
 
 const decoder = new TextDecoder();
+/** True when `view` (made by `dv`) starts where `bytes` does, so it can serve `bytes` too. */
+function startsAt(view: DataView | undefined, bytes: Uint8Array): boolean {
+  return view !== undefined && view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset;
+}
+
 /** The storage of a buffer that has none: zero bytes, never written. */
 const EMPTY = Buffer.alloc(0);
