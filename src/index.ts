@@ -98,3 +98,12 @@ export type { PoolOptions, RunOptions, PoolStats, CloseOptions } from './pool/po
 export { move, type Moved } from './pool/task-wire.js';
 export { poolWorkerData } from './pool/worker-data.js';
 export { OrderedQueue, ordered } from './pool/ordered.js';
+export {
+  defineService,
+  httpService,
+  type Service,
+  type HttpService,
+  type PlainRequest,
+  type PlainResponse,
+} from './concurrency/service.js';
+export type { LogicPoolOptions } from './concurrency/proactor.js';
