@@ -107,3 +107,17 @@ export {
   type PlainResponse,
 } from './concurrency/service.js';
 export type { LogicPoolOptions } from './concurrency/proactor.js';
+export type {
+  ExecResult,
+  ScanOptions,
+  SetOptions,
+  SqlParam,
+  Store,
+  StoreEntry,
+  StoreHealth,
+  StoreValue,
+} from './storage/store.js';
+export { SqliteStore, type SqliteStoreOptions } from './storage/sqlite-store.js';
+export { PostgresStore, type PostgresStoreOptions } from './storage/postgres-store.js';
+export { RedisStore, type RedisStoreOptions, type RedisArg } from './storage/redis-store.js';
+export type { StorePoolOptions } from './storage/pooled.js';
