@@ -39,6 +39,8 @@ export const ERROR_CODES = {
     'The pool worker running a task died (uncaught error, exit, out of memory).',
   PL_ERR_WORKER_START:
     'A pool worker could not start (its module failed to load or it died at once).',
+  PL_ERR_LOCK_STATE:
+    'A shared-memory lock was unlocked without being held (or a counter row used after release).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -104,6 +106,7 @@ const CLASS_OF: Record<ErrorCode, typeof PolyloopError> = {
   PL_ERR_TASK_TIMEOUT: PolyloopStateError,
   PL_ERR_WORKER_CRASHED: PolyloopStateError,
   PL_ERR_WORKER_START: PolyloopStateError,
+  PL_ERR_LOCK_STATE: PolyloopStateError,
 };
 
 /** The one factory for polyloop errors. */
