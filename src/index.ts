@@ -71,6 +71,8 @@ export { serveStatic, type StaticOptions } from './protocol/http/static.js';
 export { IntRing } from './shm/int-ring.js';
 export { ByteRing } from './shm/byte-ring.js';
 export { MpscIntRing } from './shm/mpsc-int-ring.js';
+export { RwLock } from './shm/rw-lock.js';
+export { SharedCounters, CounterSlot } from './shm/shared-counters.js';
 export { serve, handleSignals, type AppSource } from './concurrency/serve.js';
 export type { Server, ServeStats, ServerEvents } from './concurrency/group.js';
 export type { LoopStats } from './concurrency/loop-stats.js';
