@@ -95,8 +95,6 @@ export class HttpSession implements ResponseSink {
   private readonly shared: Shared;
   /** Input not parsed yet: an incomplete head, or requests behind one in flight. */
   private readonly buf = new ByteBuffer();
-  /** Reused to parse straight from a read when nothing is pending (no copy into `buf`). */
-  private readonly chunkView = ByteBuffer.wrap(EMPTY);
   private readonly parser: HttpRequestParser;
   /** Body pieces of the request being received (copies). */
   private parts: Uint8Array[] = [];
@@ -147,11 +145,10 @@ export class HttpSession implements ResponseSink {
       if (this.buf.readableBytes === 0) {
         // Parsed in place; what is left (an incomplete head, requests behind an unfinished
         // response) is copied into `buf` before the chunk goes back to the socket.
-        this.chunkView.reset(chunk);
-        this.pump(this.chunkView);
+        this.pump(chunk, false);
       } else {
         this.buf.append(chunk);
-        this.pump(this.buf);
+        this.pump(this.buf.peek(), true);
       }
     } else {
       this.buf.append(chunk);
@@ -251,22 +248,24 @@ export class HttpSession implements ResponseSink {
     // Inside pump the loop goes on by itself; after an async response, parse what waited.
     if (!this.pumping) {
       this.parser.resume();
-      this.pump(this.buf);
+      this.pump(this.buf.peek(), true);
     }
   }
 
   // ---- parsing --------------------------------------------------------------------------------
 
   /**
-   * Parses `src` (the pending input, or a read parsed in place) and answers requests until one
-   * stays in flight or the input runs out. What is left of a read parsed in place is kept.
+   * Parses `bytes` and answers requests until one stays in flight or the input runs out.
+   * `bytes` is the pending input (`buffered`: what was parsed is then retrieved from it) or a
+   * read parsed in place, whose rest is kept in `buf`.
    */
-  private pump(src: ByteBuffer): void {
+  private pump(bytes: Uint8Array, buffered: boolean): void {
     this.pumping = true;
+    let pos = 0;
     try {
       for (;;) {
         try {
-          this.parser.execute(src);
+          pos += this.parser.executeBytes(bytes, pos, bytes.length);
         } catch (err) {
           if (!isHttpParseError(err)) throw err;
           this.parseFailed(err);
@@ -277,7 +276,9 @@ export class HttpSession implements ResponseSink {
       }
     } finally {
       this.pumping = false;
-      if (src !== this.buf && src.readableBytes > 0 && !this.closing) this.buf.append(src.peek());
+      if (this.closing) this.buf.retrieveAll();
+      else if (buffered) this.buf.retrieve(pos);
+      else if (pos < bytes.length) this.buf.append(bytes.subarray(pos));
       this.flushBatch();
     }
     if (this.closing) return;
