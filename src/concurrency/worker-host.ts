@@ -135,8 +135,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const w = new Worker(ENTRY, {
       workerData: this.init,
       name: `polyloop-loop-${this.init.id}`,
-      // The app module may be TypeScript run by a loader; keep the parent's flags.
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
+      // execArgv is left alone: a thread inherits the parent's flags (loaders included), and
+      // passing process.execArgv explicitly fails on flags a worker may not take.
     });
     this.thread = w;
     w.on('message', (msg: FromWorker) => this.onMessage(msg));
