@@ -246,12 +246,12 @@ function delta(s0, s1) {
   };
 }
 
-/** max/min of per-loop counts; null for one loop, Infinity when a loop got nothing. */
+/** max/min of per-loop counts; null for one loop and when a loop got nothing (see the counts). */
 function balance(counts) {
   if (counts.length < 2) return null;
   const min = Math.min(...counts);
   const max = Math.max(...counts);
-  return min > 0 ? round(max / min, 3) : Infinity;
+  return min > 0 ? round(max / min, 3) : null;
 }
 
 /** Short connections: warm-up, then wrk with `Connection: close` for T seconds. */
@@ -286,6 +286,9 @@ async function shortRun(srv, opts, env) {
     balance: balance(d.accepted),
     handoffs: d.handoffs,
     handoffsPerSec: d.handoffs === null ? null : round(d.handoffs / seconds, 1),
+    // The half-sync acceptor is the main thread: its CPU time per connection handed out.
+    acceptorUsPerHandoff:
+      d.handoffs > 0 ? round((m.cpu.mainThreadCpuSeconds / d.handoffs) * 1e6, 2) : null,
     ...m.cpu,
     command: cmd.map(display).join(' '),
   };
@@ -293,24 +296,13 @@ async function shortRun(srv, opts, env) {
 
 /** Runs wrk to the end and returns its JSON line; any wrk error fails the run. */
 async function runWrk(srv, argv, opts, env) {
-  const seconds = Number(/^-d(\d+)s$/.exec(argv.find((a) => /^-d\d+s$/.test(a)))[1]);
-  const proc = spawnPinned(opts.clientCpu, argv, process.env);
-  const sampler = sampleCpu(proc, env);
-  const status = await finish(proc, seconds + 60);
-  const clientCpuSeconds = sampler.stop();
-  if (srv.exit !== undefined) throw new Error(`server died (${srv.exit})${tail(srv.stderr)}`);
-  if (status !== 0) throw new Error(`wrk exited with ${status}${tail(proc.stderr)}`);
-  const line = proc.stdout
+  const { text, clientCpuSeconds } = await runClient('wrk', srv, argv, opts, env);
+  const line = text
     .trim()
     .split('\n')
     .reverse()
     .find((l) => l.startsWith('{'));
-  let out;
-  try {
-    out = JSON.parse(line);
-  } catch {
-    throw new Error(`wrk printed no result: ${JSON.stringify(proc.stdout.slice(-500))}`);
-  }
+  const out = parseJson('wrk', line, text);
   const e = out.errors;
   if (e.connect + e.read + e.write + e.status + e.timeout > 0) {
     throw new Error(`wrk errors: ${JSON.stringify(e)}`);
@@ -345,34 +337,46 @@ async function pingpongRun(srv, opts, env) {
 }
 
 async function runPingpong(srv, argv, opts, env) {
-  const seconds = Number(argv[argv.length - 1]);
-  const proc = spawnPinned(opts.clientCpu, argv);
+  const { text, clientCpuSeconds } = await runClient('client', srv, argv, opts, env);
+  return { out: parseJson('client', text.trim().split('\n').pop(), text), clientCpuSeconds };
+}
+
+/**
+ * Runs a load client pinned to the client core until it exits (killed if it outlives the run by
+ * a minute: connecting may take a while on a loaded machine) and samples its CPU time.
+ */
+async function runClient(name, srv, argv, opts, env) {
+  const proc = spawnPinned(opts.clientCpu, argv, process.env);
   const sampler = sampleCpu(proc, env);
-  // Connecting may take a while on a loaded machine; the run itself is bounded by --seconds.
-  const status = await finish(proc, seconds + 60);
+  const status = await finish(proc, Math.max(opts.seconds, opts.warmup) + 60);
   const clientCpuSeconds = sampler.stop();
   if (srv.exit !== undefined) throw new Error(`server died (${srv.exit})${tail(srv.stderr)}`);
-  if (status !== 0) throw new Error(`client exited with ${status}${tail(proc.stderr)}`);
-  const line = proc.stdout.trim().split('\n').pop() ?? '';
+  if (status !== 0) throw new Error(`${name} exited with ${status}${tail(proc.stderr)}`);
+  return { text: proc.stdout, clientCpuSeconds };
+}
+
+function parseJson(name, line, text) {
   try {
-    return { out: JSON.parse(line), clientCpuSeconds };
+    return JSON.parse(line ?? '');
   } catch {
-    throw new Error(`client printed no result: ${JSON.stringify(proc.stdout)}`);
+    throw new Error(`${name} printed no result: ${JSON.stringify(text.slice(-500))}`);
   }
 }
 
 /**
- * Runs `client()` and measures, over its whole run: the server's CPU (its process and every
+ * Runs `runClient()` and measures, over its whole run: the server's CPU (its process and every
  * descendant: process loops are children), the client's, and the busy time of the machine's
  * cores that neither took (other processes on a shared machine).
  */
 async function metered(srv, opts, env, runClient) {
   const cores0 = coreTimes(env.clkTck);
   const cpu0 = treeCpuSeconds(srv.child.pid, env.clkTck);
+  const main0 = cpuSeconds(`${srv.child.pid}/task/${srv.child.pid}`, env.clkTck);
   const t0 = performance.now();
   const { out, clientCpuSeconds } = await runClient();
   const window = (performance.now() - t0) / 1000;
   const cpu1 = treeCpuSeconds(srv.child.pid, env.clkTck);
+  const main1 = cpuSeconds(`${srv.child.pid}/task/${srv.child.pid}`, env.clkTck);
   const cores1 = coreTimes(env.clkTck);
   let busy = 0;
   let irq = 0;
@@ -388,6 +392,7 @@ async function metered(srv, opts, env, runClient) {
     out,
     cpu: {
       serverCpuPercent: pct(server),
+      mainThreadCpuSeconds: round(main1 - main0, 3),
       clientCpuPercent: clientCpuSeconds === null ? null : pct(clientCpu),
       softirqPercent: pct(irq),
       otherLoadPercent: pct(Math.max(0, busy - irq - server - clientCpu)),
@@ -414,7 +419,7 @@ function sampleCpu(proc, env) {
   };
 }
 
-/** utime + stime of a process (all its threads), in seconds. */
+/** utime + stime of a process (all its threads) or of `PID/task/TID`, one thread, in seconds. */
 function cpuSeconds(pid, clkTck) {
   const f = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return (Number(f[11]) + Number(f[12])) / clkTck;
@@ -478,6 +483,7 @@ function summarize(runs, opts) {
     acceptedPerLoop: value(r, 'short', 'perLoop') ?? null,
     balance: value(r, 'short', 'balance') ?? null,
     handoffsPerSec: value(r, 'short', 'handoffsPerSec') ?? null,
+    acceptorUsPerHandoff: value(r, 'short', 'acceptorUsPerHandoff') ?? null,
     shortServerCpuPercent: value(r, 'short', 'serverCpuPercent') ?? null,
     pingpongMibps: value(r, 'pingpong', 'mibps') ?? null,
     pingpongOverReactor: ratio(value(r, 'pingpong', 'mibps'), value(base, 'pingpong', 'mibps')),
@@ -496,13 +502,15 @@ function summarize(runs, opts) {
       : {
           connPerSec: ratio(ring.connPerSec, port.connPerSec),
           handoffsPerSec: ratio(ring.handoffsPerSec, port.handoffsPerSec),
+          acceptorUsPerHandoff: ratio(ring.acceptorUsPerHandoff, port.acceptorUsPerHandoff),
           pingpongMibps: ratio(ring.pingpongMibps, port.pingpongMibps),
         };
   return { rows, ringOverPort };
 }
 
 function format(table, opts) {
-  const balanceCell = (b) => (b === null ? '-' : b === Infinity ? 'inf' : b.toFixed(2));
+  const balanceCell = (b, counts) =>
+    b !== null ? b.toFixed(2) : counts !== null && counts.length > 1 ? 'inf' : '-';
   const head = [
     'variant',
     'conn/s',
@@ -510,6 +518,7 @@ function format(table, opts) {
     'accepted/loop',
     'balance',
     'handoffs/s',
+    'acceptor us/handoff',
     'srv CPU %',
     `pingpong MiB/s`,
     'x reactor',
@@ -526,8 +535,9 @@ function format(table, opts) {
       : num(r.connPerSec, 0),
     num(r.connOverReactor, 2),
     r.acceptedPerLoop === null ? '-' : r.acceptedPerLoop.join('/'),
-    balanceCell(r.balance),
+    balanceCell(r.balance, r.acceptedPerLoop),
     num(r.handoffsPerSec, 0),
+    num(r.acceptorUsPerHandoff, 1),
     num(r.shortServerCpuPercent, 0),
     r.pingpongMibps === null
       ? opts.scenarios.includes('pingpong')
@@ -547,7 +557,8 @@ function format(table, opts) {
       `pingpong: ${opts.sessions} sessions x ${opts.block} B, echo app`,
     ...grid(head, body, 1),
     '',
-    `balance: max/min of the connections each loop accepted in the short run (1.00 = even)`,
+    `balance: max/min of the connections each loop accepted in the short run (1.00 = even); ` +
+      `acceptor us/handoff: CPU time of the half-sync main thread (it only accepts and hands out) per connection`,
     `srv CPU %: the server process and its children, of ${cores * 100}% (${cores} cores); ` +
       `other %: busy time of every core not spent by server, client or interrupts`,
   ];
@@ -559,7 +570,8 @@ function format(table, opts) {
   const rp = table.ringOverPort;
   if (rp !== null) {
     lines.push(
-      `half-sync hand-off ring/port: conn/s ${num(rp.connPerSec, 2)}, handoffs/s ${num(rp.handoffsPerSec, 2)}, pingpong ${num(rp.pingpongMibps, 2)}`,
+      `half-sync hand-off ring/port: conn/s ${num(rp.connPerSec, 2)}, handoffs/s ${num(rp.handoffsPerSec, 2)}, ` +
+        `acceptor us/handoff ${num(rp.acceptorUsPerHandoff, 2)}, pingpong MiB/s ${num(rp.pingpongMibps, 2)}`,
     );
   }
   return lines.join('\n');
@@ -597,6 +609,8 @@ function results(opts, env, runs, table, errors) {
         connPerSec: 'responses wrk completed (one connection each) / wrk duration',
         balance: 'max/min over loops of stats().loops[i].accepted during the timed run',
         handoffsPerSec: 'stats().handoffs during the timed run / wrk duration (half-sync only)',
+        acceptorUsPerHandoff:
+          "CPU time of the server's main thread (the acceptor) during the run / handoffs",
         pingpongMibps: 'bytes read by the ping-pong client / elapsed / 2^20',
         serverCpuPercent:
           'utime + stime of the server and its descendants / elapsed (100 = one core)',
