@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isPolyloopError } from '../errors.js';
 import type { ServeOptions } from '../concurrency/options.js';
@@ -34,6 +35,8 @@ ${Object.entries(SERVERS)
 Web:
   serve [DIR]  serve the files of DIR (default public) over HTTP, with /healthz
                (default port 8080; prints "listening on http://HOST:PORT")
+  site         the demo application: the site, accounts and a message board
+               (default port 8080; --data DIR, --store sqlite|postgres|redis)
 Clients:
   chat-client  interactive chat client: stdin lines out, messages in
 Peers:
@@ -50,6 +53,10 @@ Options:
   --idle-timeout MS     close connections idle for MS milliseconds
   --peers LIST          p2p: comma-separated host:port of nodes to join through
   --id NAME             p2p: this node's id (default: random)
+  --data DIR            site: folder of the SQLite database (default ./data)
+  --store KIND          site: sqlite (default), postgres or redis
+  --pg-url URL          site: PostgreSQL to use (default $POLYLOOP_PG_URL)
+  --redis-url URL       site: Redis to use (default $POLYLOOP_REDIS_URL)
   --model M             reactor, half-sync (default with more than one loop),
                         leader-follower or reuse-port
   --loops N             event loops (default: one per core)
@@ -195,6 +202,59 @@ async function runServe(
   await stopped;
 }
 
+async function runSite(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const { serve, handleSignals } = await import('../concurrency/serve.js');
+  const kinds = ['sqlite', 'postgres', 'redis'] as const;
+  const store = (values['store'] as string | undefined) ?? 'sqlite';
+  if (!kinds.includes(store as (typeof kinds)[number]))
+    throw new UsageError(`--store must be ${kinds.join(', ')}; got ${JSON.stringify(store)}`);
+  const data = resolve((values['data'] as string | undefined) ?? 'data');
+  const pgUrl = (values['pg-url'] as string | undefined) ?? process.env['POLYLOOP_PG_URL'];
+  const redisUrl = (values['redis-url'] as string | undefined) ?? process.env['POLYLOOP_REDIS_URL'];
+  let where = `${data}/site.db`;
+  if (store === 'postgres') {
+    if (pgUrl === undefined)
+      throw new UsageError('--store postgres needs --pg-url or POLYLOOP_PG_URL');
+    where = hidePassword(pgUrl);
+  } else if (store === 'redis') {
+    where = hidePassword(redisUrl ?? 'redis://127.0.0.1:6379');
+  }
+  const options = serverOptions(values, 8080);
+  options.args = {
+    store,
+    data,
+    publicDir: fileURLToPath(new URL('../../../public', import.meta.url)),
+    ...(pgUrl === undefined ? {} : { pgUrl }),
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+  };
+  const server = await serve(exampleUrl('site/app.js'), options);
+  const stopped = handleSignals(server);
+  server.on('reload', ({ generation }) =>
+    process.stderr.write(`polyloop site: reloaded: generation ${generation}\n`),
+  );
+  const addr = server.address;
+  process.stdout.write(
+    [
+      `listening on http://${formatHost(addr.host)}:${addr.port}`,
+      `store: ${store} (${where})`,
+      `model: ${describeModel(server)}`,
+      '',
+    ].join('\n'),
+  );
+  await stopped;
+}
+
+/** A database URL fit to print: the password replaced. */
+function hidePassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.href;
+  } catch {
+    throw new UsageError(`not a URL: ${JSON.stringify(url)}`);
+  }
+}
+
 async function runChatClient(values: Record<string, string | boolean | undefined>): Promise<void> {
   const { runChatClient: run } = await import('../../examples/chat-client.js');
   const port = intOption('port', values['port'] as string | undefined, undefined);
@@ -278,6 +338,10 @@ async function main(argv: string[]): Promise<number> {
       backlog: { type: 'string' },
       peers: { type: 'string' },
       id: { type: 'string' },
+      data: { type: 'string' },
+      store: { type: 'string' },
+      'pg-url': { type: 'string' },
+      'redis-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -298,7 +362,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   if (command === 'doctor') return doctor(values);
-  if (command === 'chat-client') await runChatClient(values);
+  if (command === 'site') await runSite(values);
+  else if (command === 'chat-client') await runChatClient(values);
   else if (command === 'p2p') await runP2p(values);
   else if (command in SERVERS) await runServer(command, values);
   else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
