@@ -1,7 +1,8 @@
 // The SQLite thread: owns one better-sqlite3 connection and answers batches of requests from one
 // SqliteStore, in order. Everything here blocks, which is why it runs off the IO loop.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { SqlParam } from './store.js';
@@ -79,12 +80,32 @@ function bind(params: SqlParam[]): unknown[] {
   );
 }
 
+/**
+ * better-sqlite3 is not N-API: its binary loads only in the Node ABI it was built for. A binary
+ * for this ABI made by scripts/build-sqlite-abi.mjs wins over the one `npm install` built.
+ */
+function nativeBinding(): string | undefined {
+  const main = createRequire(import.meta.url).resolve('better-sqlite3');
+  const file = join(
+    dirname(main),
+    '..',
+    'build',
+    `node-abi-${process.versions.modules}`,
+    'better_sqlite3.node',
+  );
+  return existsSync(file) ? file : undefined;
+}
+
 function serve(config: SqliteWorkerConfig): void {
   const port = parentPort!;
   let db: Database.Database;
   try {
     if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
-    db = new Database(config.path, { timeout: config.busyTimeout });
+    const binding = nativeBinding();
+    db = new Database(config.path, {
+      timeout: config.busyTimeout,
+      ...(binding === undefined ? {} : { nativeBinding: binding }),
+    });
     // WAL lets readers in other threads and processes go on while one writes.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
