@@ -261,10 +261,13 @@ export class ConnectionPool<T> {
     while (this.waiting > this.validating + this.creating && this.size < this.max) this.grow();
   }
 
-  /** Validates an idle resource, then hands it out; a bad one is destroyed and matching resumes. */
-  private check(resource: T): void {
+  /**
+   * Validates an idle resource, then hands it out (or parks it again, keeping `since`, its idle
+   * age); a bad one is destroyed and matching resumes.
+   */
+  private check(resource: T, since?: number): void {
     if (this.options.validate === undefined) {
-      this.handOut(resource);
+      this.handOut(resource, since);
       return;
     }
     let verdict: Promise<boolean> | boolean;
@@ -274,25 +277,25 @@ export class ConnectionPool<T> {
       verdict = false;
     }
     if (typeof verdict === 'boolean') {
-      this.checked(resource, verdict);
+      this.checked(resource, verdict, since);
       return;
     }
     this.validating++;
     verdict.then(
       (ok) => {
         this.validating--;
-        this.checked(resource, ok);
+        this.checked(resource, ok, since);
       },
       () => {
         this.validating--;
-        this.checked(resource, false);
+        this.checked(resource, false, since);
       },
     );
   }
 
-  private checked(resource: T, ok: boolean): void {
+  private checked(resource: T, ok: boolean, since: number | undefined): void {
     if (ok) {
-      this.handOut(resource);
+      this.handOut(resource, since);
     } else {
       this.counts.invalid++;
       void this.destroyResource(resource);
@@ -302,15 +305,15 @@ export class ConnectionPool<T> {
     this.checkDrained();
   }
 
-  /** Gives a free resource to the longest waiter, or parks it as idle. */
-  private handOut(resource: T): void {
+  /** Gives a free resource to the longest waiter, or parks it as idle (since `since`, or now). */
+  private handOut(resource: T, since?: number): void {
     if (this.state === 'closed') {
       void this.destroyResource(resource);
       return;
     }
     const w = this.nextWaiter();
     if (w === undefined) {
-      this.idle.push({ resource, since: Date.now() });
+      this.idle.push({ resource, since: since ?? Date.now() });
       this.checkDrained();
       return;
     }
@@ -406,15 +409,18 @@ export class ConnectionPool<T> {
 
   private evictIdle(): void {
     const cutoff = Date.now() - this.idleTimeout;
-    while (this.idle.length > 0 && this.size > this.min && this.idle[0]!.since <= cutoff) {
-      void this.destroyResource(this.idle.shift()!.resource);
+    // Mostly oldest first, but a health check may have parked old ones behind newer ones.
+    for (let i = 0; i < this.idle.length && this.size > this.min;) {
+      if (this.idle[i]!.since <= cutoff)
+        void this.destroyResource(this.idle.splice(i, 1)[0]!.resource);
+      else i++;
     }
   }
 
   private healthCheck(): void {
     if (this.state !== 'open') return;
     if (this.options.validate !== undefined) {
-      for (const { resource } of this.idle.splice(0)) this.check(resource);
+      for (const { resource, since } of this.idle.splice(0)) this.check(resource, since);
     }
     this.refill();
   }

@@ -215,6 +215,19 @@ describe('ConnectionPool', () => {
     assert.equal(pool.stats().size, 0);
   });
 
+  it('the health check keeps the idle age, so eviction still happens', async () => {
+    const { pool, destroyed } = makePool({
+      validate: (r) => r.ok,
+      healthCheckInterval: 10,
+      idleTimeout: 60,
+    });
+    const a = await pool.acquire();
+    pool.release(a);
+    await waitFor(() => destroyed.length === 1, 10_000, 'eviction despite health checks');
+    assert.deepEqual(destroyed, [a]);
+    assert.equal(pool.stats().invalid, 0);
+  });
+
   it('use() releases on success and destroys on a throw', async () => {
     const { pool, destroyed } = makePool();
     const id = await pool.use((r) => r.id);
