@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { isPolyloopError, SqliteStore } from '../../src/index.js';
 import { storeConformance } from './store-conformance.js';
 
@@ -117,6 +118,32 @@ describe('SqliteStore', { timeout: 180_000 }, () => {
     await assert.rejects(SqliteStore.open({ path: join(blocker, 'db.sqlite') }), (e) =>
       isPolyloopError(e, 'PL_ERR_STORE_UNAVAILABLE'),
     );
+  });
+
+  it('a thread that dies fails its calls as unavailable, and a new one takes over', async () => {
+    const store = await SqliteStore.open({ path: join(dir, 'crash.db') });
+    after(() => store.close());
+    await store.set('before', 1);
+    const inFlight = Array.from({ length: 20 }, (_, i) => store.set(`lost${i}`, i));
+    const { worker } = store as unknown as { worker: Worker };
+    await worker.terminate();
+    for (const r of await Promise.allSettled(inFlight)) {
+      if (r.status === 'rejected')
+        assert.ok(isPolyloopError(r.reason, 'PL_ERR_STORE_UNAVAILABLE'), String(r.reason));
+    }
+    const start = Date.now();
+    for (;;) {
+      try {
+        assert.equal(await store.get('before'), 1);
+        break;
+      } catch (err) {
+        assert.ok(isPolyloopError(err, 'PL_ERR_STORE_UNAVAILABLE'), String(err));
+        if (Date.now() - start > 20_000) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    await store.set('after', 2);
+    assert.equal(await store.get('after'), 2);
   });
 
   it('close answers what was already asked, then ends its thread', async () => {
