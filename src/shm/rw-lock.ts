@@ -117,9 +117,9 @@ export class RwLock {
    * `timeoutMs` passed first. Blocks the thread: worker threads only (see the class).
    */
   readLock(timeoutMs = Infinity): boolean {
+    const deadline = deadlineOf(timeoutMs);
     if (this.tryRead()) return true;
     const h = this.#h;
-    const deadline = deadlineOf(timeoutMs);
     for (;;) {
       Atomics.add(h, W_READ_WAIT, 1);
       const seq = Atomics.load(h, W_READ_SEQ);
@@ -137,9 +137,9 @@ export class RwLock {
    * first. Blocks the thread: worker threads only (see the class).
    */
   writeLock(timeoutMs = Infinity): boolean {
+    const deadline = deadlineOf(timeoutMs);
     if (this.tryWrite()) return true;
     const h = this.#h;
-    const deadline = deadlineOf(timeoutMs);
     Atomics.add(h, W_WRITERS, 1); // from here on, new readers wait
     let got = false;
     try {
@@ -159,8 +159,9 @@ export class RwLock {
    * Resolves true once the read lock is taken, false if `timeoutMs` passed first. The wait is
    * `Atomics.waitAsync`: the event loop runs on meanwhile. Any thread.
    */
-  readLockAsync(timeoutMs = Infinity): Promise<boolean> {
-    if (this.tryRead()) return Promise.resolve(true);
+  async readLockAsync(timeoutMs = Infinity): Promise<boolean> {
+    deadlineOf(timeoutMs);
+    if (this.tryRead()) return true;
     return waitUntil(this.#h, W_READ_SEQ, W_READ_WAIT, () => this.tryRead(), timeoutMs);
   }
 
@@ -169,6 +170,7 @@ export class RwLock {
    * asking meanwhile wait behind it. The event loop runs on while it waits. Any thread.
    */
   async writeLockAsync(timeoutMs = Infinity): Promise<boolean> {
+    deadlineOf(timeoutMs);
     if (this.tryWrite()) return true;
     const h = this.#h;
     Atomics.add(h, W_WRITERS, 1);
@@ -260,6 +262,7 @@ function wakeReaders(h: Int32Array): void {
   Atomics.notify(h, W_READ_SEQ);
 }
 
+/** The deadline (performance.now() time) of a wait; throws PL_ERR_INVALID_ARG for a bad one. */
 function deadlineOf(timeoutMs: number): number {
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw invalidArg('timeoutMs', timeoutMs, 'a non-negative number of milliseconds');
