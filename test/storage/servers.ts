@@ -87,7 +87,9 @@ export function findPostgres(): PostgresBinaries | string {
 
 /** initdb into a temp folder, then pg_ctl start on a free port; trust auth as user postgres. */
 export async function startPostgres(b: PostgresBinaries): Promise<DbServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'polyloop-pg-'));
+  // The postgres user must be able to reach the folder: a root-only TMPDIR would not do.
+  const base = b.uid !== undefined && existsSync('/tmp') ? '/tmp' : tmpdir();
+  const dir = mkdtempSync(join(base, 'polyloop-pg-'));
   if (b.uid !== undefined) chownSync(dir, b.uid, b.gid!);
   const data = join(dir, 'data');
   const port = await freePort();
