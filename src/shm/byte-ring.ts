@@ -29,6 +29,8 @@ import {
 } from './ring-header.js';
 
 const PAD = -1;
+/** Size of the plain buffers that `tryPop` carves mid-sized copies from. */
+const CHUNK_BYTES = 64 * 1024;
 const recordBytes = (length: number): number => 4 + ((length + 3) & ~3);
 
 /**
@@ -141,15 +143,34 @@ export class ByteRing {
 
   /**
    * Removes the oldest message and returns a copy of it (a plain, non-shared Uint8Array the
-   * caller owns); undefined when the ring is empty. Consumer thread only.
+   * caller owns); undefined when the ring is empty. Copies of 65 bytes to 16 KiB are carved out
+   * of a 64 KiB ArrayBuffer shared with the copies before and after them, as `Buffer.allocUnsafe`
+   * does: one allocation per chunk instead of one per message (`msg.buffer` is that chunk).
+   * Consumer thread only.
    */
   tryPop(): Uint8Array | undefined {
     let message: Uint8Array | undefined;
     this.#pop((start, length) => {
-      message = this.#bytes.slice(start, start + length);
+      const from = this.#bytes.subarray(start, start + length);
+      if (length <= 64 || length > CHUNK_BYTES / 4) {
+        // Small copies live on the V8 heap (cheaper than any carving); large ones get their own.
+        message = from.slice();
+        return;
+      }
+      if (this.#chunkUsed + length > CHUNK_BYTES) {
+        this.#chunk = new ArrayBuffer(CHUNK_BYTES);
+        this.#chunkUsed = 0;
+      }
+      message = new Uint8Array(this.#chunk, this.#chunkUsed, length);
+      message.set(from);
+      this.#chunkUsed += (length + 7) & ~7; // the next copy starts 8-aligned
     });
     return message;
   }
+
+  /** Where `tryPop` carves its copies from (consumer thread only); replaced when used up. */
+  #chunk = new ArrayBuffer(0);
+  #chunkUsed = CHUNK_BYTES;
 
   /** Hands the oldest record's place to `take` (which copies it out), then frees it. */
   #pop(take: (start: number, length: number) => void): void {

@@ -214,6 +214,31 @@ describe('ByteRing', () => {
     assert.ok(pushed > 1000, `only ${pushed} pushes succeeded`);
   });
 
+  it('tryPop copies of every size stay intact while the ring reuses its bytes', () => {
+    const ring = ByteRing.create(1 << 16);
+    const sizes = [0, 1, 64, 65, 100, 4096, 16 * 1024, 16 * 1024 + 1, 40_000];
+    const kept: Uint8Array[] = [];
+    for (let round = 0; round < 40; round++) {
+      for (const [i, size] of sizes.entries()) {
+        const m0 = message(round * 16 + i, size);
+        // A push that needs to wrap pads first and says false; the consumer skips the pad.
+        if (!ring.tryPush(m0)) assert.equal(ring.tryPop(), undefined);
+        if (ring.usedBytes === 0) assert.equal(ring.tryPush(m0), true);
+        const m = ring.tryPop()!;
+        assert.ok(!(m.buffer instanceof SharedArrayBuffer));
+        kept.push(m);
+      }
+    }
+    kept.forEach((m, k) => {
+      const round = Math.floor(k / sizes.length);
+      const i = k % sizes.length;
+      assert.deepEqual(m, message(round * 16 + i, sizes[i]!), `copy ${k}`);
+    });
+    kept[5]!.fill(0); // a carved copy: its neighbours in the chunk are untouched
+    assert.deepEqual(kept[4], message(4, sizes[4]!));
+    assert.deepEqual(kept[3], message(3, sizes[3]!));
+  });
+
   it('throws PL_ERR_INVALID_ARG for a message longer than maxMessage', () => {
     const ring = ByteRing.create(16);
     throwsCode(() => ring.tryPush(new Uint8Array(13)), 'PL_ERR_INVALID_ARG');
