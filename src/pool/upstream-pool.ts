@@ -69,7 +69,7 @@ export class Inbox<In> {
  * Call only from the pool's loop.
  */
 export class UpstreamConnection<In = Buffer, Out = Uint8Array | string> {
-  /** @internal */
+  /** @internal Made by `UpstreamPool` on its loop. */
   constructor(
     private readonly client: TcpClient<In, Out, Inbox<In>>,
     /** The underlying connection, for its addresses and counters. */
@@ -155,7 +155,10 @@ export class UpstreamPool<In = Buffer, Out = Uint8Array | string> {
     return this.pool.acquire();
   }
 
-  /** Gives a connection back; one that is closed or has unread messages is closed instead. */
+  /**
+   * Gives a connection back; one that is closed or has unread messages is closed instead.
+   * Call from the pool's loop.
+   */
   release(conn: UpstreamConnection<In, Out>): void {
     if (conn.reusable) this.pool.release(conn);
     else void this.pool.destroy(conn);

@@ -25,6 +25,7 @@ export interface Pooled<C> {
   broken: boolean;
 }
 
+/** The pool and error mapping of one network store. Use from the store's loop only. */
 export class StorePool<C> {
   readonly pool: ConnectionPool<Pooled<C>>;
   closed = false;
@@ -51,7 +52,10 @@ export class StorePool<C> {
     this.pool = new ConnectionPool(o);
   }
 
-  /** Runs `fn` on a borrowed client; maps failures, and drops the client when it is at fault. */
+  /**
+   * Runs `fn` on a borrowed client; maps failures, and drops the client when it is at fault.
+   * Call from the store's loop.
+   */
   async run<R>(fn: (client: C) => Promise<R>): Promise<R> {
     if (this.closed) throw closedStore(this.kind);
     let p: Pooled<C>;
@@ -74,11 +78,13 @@ export class StorePool<C> {
     return result;
   }
 
+  /** Maps a driver or pool failure to our codes. Pure: safe anywhere. */
   error(err: unknown): PolyloopError {
     if (this.closed) return closedStore(this.kind);
     return storeError(this.kind, err, this.unavailable);
   }
 
+  /** Closes the pool: idle clients now, busy ones when their call ends. From the store's loop. */
   async close(): Promise<void> {
     this.closed = true;
     await this.pool.close();

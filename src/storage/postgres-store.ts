@@ -118,6 +118,7 @@ export class PostgresStore implements Store {
   private schema: Promise<void> | undefined;
   private readonly sweeper: NodeJS.Timeout | undefined;
 
+  /** Same as `PostgresStore.open`, synchronously. Call from the loop that will use it. */
   constructor(options: PostgresStoreOptions = {}) {
     checkOptions(options);
     const config: ClientConfig = { ...options.client };
@@ -142,7 +143,10 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Creates the store. It connects on first use: a server that is down does not fail this. */
+  /**
+   * Creates the store. It connects on first use: a server that is down does not fail this.
+   * Call from the loop that will use it.
+   */
   static open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     return Promise.resolve(new PostgresStore(options));
   }

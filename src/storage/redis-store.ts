@@ -96,6 +96,7 @@ export class RedisStore implements Store {
   private readonly expiry: string;
   private readonly sweeper: NodeJS.Timeout | undefined;
 
+  /** Same as `RedisStore.open`, synchronously. Call from the loop that will use it. */
   constructor(options: RedisStoreOptions = {}) {
     checkOptions(options);
     this.namespace = options.namespace ?? 'polyloop:';
@@ -129,7 +130,10 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Creates the store. It connects on first use: a server that is down does not fail this. */
+  /**
+   * Creates the store. It connects on first use: a server that is down does not fail this.
+   * Call from the loop that will use it.
+   */
   static open(options: RedisStoreOptions = {}): Promise<RedisStore> {
     return Promise.resolve(new RedisStore(options));
   }
@@ -196,12 +200,12 @@ export class RedisStore implements Store {
     });
   }
 
-  /** Redis runs no SQL: rejects with `PL_ERR_STORE`. Use `command()`. */
+  /** Redis runs no SQL: rejects with `PL_ERR_STORE`; use `command()`. Any thread. */
   query<Row extends object = Record<string, unknown>>(): Promise<Row[]> {
     return Promise.reject(noSql());
   }
 
-  /** Redis runs no SQL: rejects with `PL_ERR_STORE`. Use `command()`. */
+  /** Redis runs no SQL: rejects with `PL_ERR_STORE`; use `command()`. Any thread. */
   exec(): Promise<ExecResult> {
     return Promise.reject(noSql());
   }
