@@ -152,14 +152,14 @@ export class PostgresStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async get<V extends StoreValue = StoreValue>(key: string): Promise<V | undefined> {
+  async get<V = StoreValue>(key: string): Promise<V | undefined> {
     checkKey(key);
     const rows = await this.kv<{ value: string }>({ ...GET, values: [key] });
     return rows[0] === undefined ? undefined : (JSON.parse(rows[0].value) as V);
   }
 
   /** Call from the owning loop. */
-  async set(key: string, value: StoreValue, options?: SetOptions): Promise<void> {
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     checkKey(key);
     const ttl = checkTtl(options);
     await this.kv({ ...SET, values: [key, encodeValue(value), ttl ?? null] });
@@ -173,10 +173,7 @@ export class PostgresStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async scan<V extends StoreValue = StoreValue>(
-    prefix: string,
-    options?: ScanOptions,
-  ): Promise<StoreEntry<V>[]> {
+  async scan<V = StoreValue>(prefix: string, options?: ScanOptions): Promise<StoreEntry<V>[]> {
     const limit = checkScan(prefix, options);
     const rows = await this.kv<{ key: string; value: string }>({
       ...SCAN,

@@ -139,14 +139,14 @@ export class RedisStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async get<V extends StoreValue = StoreValue>(key: string): Promise<V | undefined> {
+  async get<V = StoreValue>(key: string): Promise<V | undefined> {
     checkKey(key);
     const text = await this.pool.run((c) => c.get(this.dataKey(key)));
     return text === null ? undefined : (JSON.parse(text) as V);
   }
 
   /** Call from the owning loop. */
-  async set(key: string, value: StoreValue, options?: SetOptions): Promise<void> {
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     checkKey(key);
     const ttl = checkTtl(options);
     const text = encodeValue(value);
@@ -171,10 +171,7 @@ export class RedisStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async scan<V extends StoreValue = StoreValue>(
-    prefix: string,
-    options?: ScanOptions,
-  ): Promise<StoreEntry<V>[]> {
+  async scan<V = StoreValue>(prefix: string, options?: ScanOptions): Promise<StoreEntry<V>[]> {
     const limit = checkScan(prefix, options);
     const end = prefixEnd(prefix);
     const max = end === undefined ? '+' : `(${end}`;

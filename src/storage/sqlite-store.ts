@@ -103,14 +103,14 @@ export class SqliteStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async get<V extends StoreValue = StoreValue>(key: string): Promise<V | undefined> {
+  async get<V = StoreValue>(key: string): Promise<V | undefined> {
     checkKey(key);
     const text = (await this.call(['get', key])) as string | null;
     return text === null ? undefined : (JSON.parse(text) as V);
   }
 
   /** Call from the owning loop. */
-  async set(key: string, value: StoreValue, options?: SetOptions): Promise<void> {
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     checkKey(key);
     const ttl = checkTtl(options);
     await this.call(['set', key, encodeValue(value), ttl ?? null]);
@@ -123,10 +123,7 @@ export class SqliteStore implements Store {
   }
 
   /** Call from the owning loop. */
-  async scan<V extends StoreValue = StoreValue>(
-    prefix: string,
-    options?: ScanOptions,
-  ): Promise<StoreEntry<V>[]> {
+  async scan<V = StoreValue>(prefix: string, options?: ScanOptions): Promise<StoreEntry<V>[]> {
     const limit = checkScan(prefix, options);
     const rows = (await this.call(['scan', prefix, prefixEnd(prefix) ?? null, limit])) as [
       string,

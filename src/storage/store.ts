@@ -23,7 +23,7 @@ export interface ScanOptions {
   limit?: number;
 }
 
-export interface StoreEntry<V extends StoreValue = StoreValue> {
+export interface StoreEntry<V = StoreValue> {
   key: string;
   value: V;
 }
@@ -57,17 +57,17 @@ export interface Store {
   readonly kind: string;
   /** False for stores that run no SQL: `query` and `exec` reject with `PL_ERR_STORE`. */
   readonly sql: boolean;
-  /** The value of a live key, or `undefined`. */
-  get<V extends StoreValue = StoreValue>(key: string): Promise<V | undefined>;
-  /** Writes (or replaces) a key, optionally expiring after `ttlMs`. */
-  set(key: string, value: StoreValue, options?: SetOptions): Promise<void>;
+  /** The value of a live key, or `undefined`. `V` is what the caller stored (not checked). */
+  get<V = StoreValue>(key: string): Promise<V | undefined>;
+  /**
+   * Writes (or replaces) a key, optionally expiring after `ttlMs`. `value` is anything JSON can
+   * carry (see `StoreValue`); `undefined`, functions and bigints reject with `PL_ERR_INVALID_ARG`.
+   */
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
   /** Removes a key; true when a live key was removed. */
   delete(key: string): Promise<boolean>;
   /** Live entries whose key starts with `prefix`, ordered by key (bytes of its UTF-8). */
-  scan<V extends StoreValue = StoreValue>(
-    prefix: string,
-    options?: ScanOptions,
-  ): Promise<StoreEntry<V>[]>;
+  scan<V = StoreValue>(prefix: string, options?: ScanOptions): Promise<StoreEntry<V>[]>;
   /**
    * Runs one statement that returns rows. Values go only in `params` (the database's own
    * placeholders: `?` for SQLite, `$1` for Postgres), never into the SQL text.
