@@ -42,6 +42,12 @@ function isDigit(c: number | undefined): boolean {
 /** The method at `bytes[start, end)`: the interned literal for a standard one, else decoded. */
 function internMethod(bytes: Uint8Array, start: number, end: number): string {
   const n = end - start;
+  // The common two first, without the loop.
+  if (n === 3 && bytes[start] === 0x47 && bytes[start + 1] === 0x45 && bytes[start + 2] === 0x54)
+    return 'GET';
+  if (n === 4 && bytes[start] === 0x50 && bytes[start + 1] === 0x4f) {
+    if (bytes[start + 2] === 0x53 && bytes[start + 3] === 0x54) return 'POST';
+  }
   outer: for (const m of METHODS) {
     if (m.length !== n) continue;
     for (let i = 0; i < n; i++) if (bytes[start + i] !== m.charCodeAt(i)) continue outer;
