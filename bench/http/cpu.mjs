@@ -24,7 +24,6 @@ const SCRIPTS = {
   'node-http': 'node-http-server.mjs',
   fastify: 'fastify-server.mjs',
   net: 'net-server.mjs',
-  netw: 'zz-netw.mjs',
 };
 
 const { values } = parseArgs({
