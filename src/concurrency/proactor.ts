@@ -70,10 +70,11 @@ export function serviceApp(
 type Conn = Connection<unknown, unknown, OrderedQueue<unknown> | undefined>;
 
 function codecApp(service: Service, run: Runner, logger: Logger): App<unknown, unknown, unknown> {
-  const app: App<unknown, unknown, OrderedQueue<unknown> | undefined> = {
+  return {
     codec: service.codec,
-    context: () => undefined,
-    onMessage(conn: Conn, msg) {
+    onMessage(anyConn, msg) {
+      // The context slot holds this connection's reply queue, made on its first message.
+      const conn = anyConn as unknown as Conn;
       const queue = (conn.context ??= new OrderedQueue<unknown>(
         (reply) => {
           if (conn.state === 'connected') conn.send(reply);
@@ -96,7 +97,6 @@ function codecApp(service: Service, run: Runner, logger: Logger): App<unknown, u
       }
     },
   };
-  return app as App<unknown, unknown, unknown>;
 }
 
 function plain(req: ServerRequest): PlainRequest {
