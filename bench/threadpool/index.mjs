@@ -89,6 +89,8 @@ function countFor(opts, impl, workload, depth) {
 }
 
 async function run(opts) {
+  // Recorded with the results: other load on the machine shows up in every number.
+  opts.loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const runs = [];
   for (const workload of opts.workloads) {
     for (const depth of opts.depths) {
@@ -180,7 +182,7 @@ function report(opts, runs) {
   writeResults('threadpool', opts.out, {
     benchmark: 'threadpool',
     date: new Date().toISOString(),
-    machine: machine(),
+    machine: { ...machine(), loadavgBefore: opts.loadBefore },
     peers: { piscina: piscinaVersion() },
     params: {
       impls: opts.impls,

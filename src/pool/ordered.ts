@@ -54,6 +54,7 @@ export class OrderedQueue<T> {
   /**
    * Adds the next outcome: a promise (or thenable) or a plain value. Returns its sequence number.
    * A plain value, or a promise that settles, at the head of the line is delivered at once.
+   * On the queue's thread.
    */
   push(outcome: T | PromiseLike<T>): number {
     const seq = this.#next++;
@@ -70,18 +71,21 @@ export class OrderedQueue<T> {
     return seq;
   }
 
-  /** Outcomes pushed and not yet delivered. */
+  /** Outcomes pushed and not yet delivered. On the queue's thread. */
   get pending(): number {
     return this.#next - this.#base;
   }
 
-  /** Resolves once every outcome pushed so far has been delivered (or the queue closed). */
+  /**
+   * Resolves once every outcome pushed so far has been delivered (or the queue closed).
+   * On the queue's thread.
+   */
   drained(): Promise<void> {
     if (this.pending === 0 || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Stops delivering: outcomes still pending are dropped (the connection went away). */
+  /** Stops delivering: outcomes still pending are dropped (the connection went away). On the queue's thread. */
   close(): void {
     this.#closed = true;
     this.#entries = [];
@@ -134,7 +138,7 @@ export class OrderedQueue<T> {
   }
 }
 
-/** `new OrderedQueue(onValue, onError)`: a queue that delivers outcomes in push order. */
+/** `new OrderedQueue(onValue, onError)`: delivers outcomes in push order. Use on one thread. */
 export function ordered<T>(
   onValue: (value: T, seq: number) => void,
   onError: (err: unknown, seq: number) => void,

@@ -309,21 +309,23 @@ export abstract class PoolCore<TTask = unknown, TResult = unknown> {
     return this.#queue.length - this.#qHead;
   }
 
-  /** Tasks that resolved so far. */
+  /** Tasks that resolved so far. On the pool's thread. */
   get completed(): number {
     return this.#completed;
   }
 
-  /** Busy worker-time over lifetime × maxThreads (0..1). */
+  /** Busy worker-time over lifetime × maxThreads (0..1). On the pool's thread. */
   get utilization(): number {
     const span = (performance.now() - this.#born) * this.options.maxThreads;
     return span > 0 ? Math.min(1, this.#runTime / span) : 0;
   }
 
+  /** The resolved `minThreads` option. Any time, on the pool's thread. */
   get minThreads(): number {
     return this.options.minThreads;
   }
 
+  /** The resolved `maxThreads` option. Any time, on the pool's thread. */
   get maxThreads(): number {
     return this.options.maxThreads;
   }
