@@ -275,6 +275,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     if (this.fileTransfers === 0) this.flush();
     else if (this.output !== undefined && this.output.readableBytes > 0) {
       before = this.output.readCopy(this.output.readableBytes);
+      if (this.pool !== undefined) this.output.release();
     }
     this.fileTransfers++;
     const run = async (): Promise<number> => {
