@@ -171,16 +171,16 @@ class Outage implements Store {
     return call();
   }
 
-  get<V extends StoreValue = StoreValue>(key: string): Promise<V | undefined> {
+  get<V = StoreValue>(key: string): Promise<V | undefined> {
     return this.gate(() => this.inner.get<V>(key));
   }
-  set(key: string, value: StoreValue, options?: { ttlMs?: number }): Promise<void> {
+  set(key: string, value: unknown, options?: { ttlMs?: number }): Promise<void> {
     return this.gate(() => this.inner.set(key, value, options));
   }
   delete(key: string): Promise<boolean> {
     return this.gate(() => this.inner.delete(key));
   }
-  scan<V extends StoreValue = StoreValue>(prefix: string, options?: { limit?: number }) {
+  scan<V = StoreValue>(prefix: string, options?: { limit?: number }) {
     return this.gate(() => this.inner.scan<V>(prefix, options));
   }
   query<Row extends object = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]) {

@@ -98,12 +98,18 @@ export interface Reply {
 export class Client {
   /** The `sid` cookie's value, once logged in. */
   sid: string | undefined;
+  /**
+   * False: each request on a new connection (`Connection: close`), so that no connection sits
+   * idle in fetch's pool long enough to meet the server's keep-alive timeout mid-reuse.
+   */
+  keepAlive = true;
 
   constructor(private readonly base: string) {}
 
   async call(method: string, path: string, body?: unknown, raw?: string): Promise<Reply> {
     const headers: Record<string, string> = {};
     if (this.sid !== undefined) headers['cookie'] = `sid=${this.sid}`;
+    if (!this.keepAlive) headers['connection'] = 'close';
     let payload: string | undefined = raw;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -113,6 +119,11 @@ export class Client {
       method,
       headers,
       ...(payload === undefined ? {} : { body: payload }),
+    }).catch((err: unknown) => {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`${method} ${path}: ${cause?.code ?? ''} ${cause?.message ?? String(err)}`, {
+        cause: err,
+      });
     });
     const cookie = res.headers.get('set-cookie');
     if (cookie !== null) {
