@@ -101,6 +101,18 @@ export function poolConformance(kind: string, factory: (o: PoolOptions) => TestP
       assert.equal(await op(pool, { op: 'add', x: 2 }), 3);
     });
 
+    it('rejects a task that cannot be cloned, whether a worker was idle or not', async () => {
+      const pool = await ready();
+      const bad = { op: 'add', x: () => 1 } as unknown as Op;
+      await assert.rejects(op(pool, bad), /could not be cloned/);
+      const busy = op(pool, { op: 'delay', ms: 20, value: 'ok' });
+      const queued = assert.rejects(op(pool, bad), /could not be cloned/);
+      assert.equal(await busy, 'ok');
+      await queued;
+      assert.equal(await op(pool, { op: 'add', x: 2 }), 3);
+      assert.equal(pool.stats().crashed, 0);
+    });
+
     it('rejects with PL_ERR_QUEUE_FULL when every worker is busy and the queue is full', async () => {
       const pool = await ready({ maxQueue: 2 });
       const running = op(pool, { op: 'delay', ms: 200, value: 'a' });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { ThreadPool, type ThreadPoolOptions } from '../../src/index.js';
+import { move, ThreadPool, type ThreadPoolOptions } from '../../src/index.js';
 import { fixture, poolConformance, rejectsCode, TASKS } from './pool-conformance.js';
 
 poolConformance('ThreadPool', (o) => new ThreadPool(o));
@@ -30,6 +30,23 @@ describe('ThreadPool', { timeout: 120_000 }, () => {
     assert.ok(out instanceof ArrayBuffer);
     assert.equal(out.byteLength, 64 * 1024);
     assert.equal(new Uint8Array(out)[100], 7);
+  });
+
+  it("moves a task wrapped in move(), or in piscina's move() markers", async () => {
+    const pool = make({ filename: fixture('add'), name: 'identity' });
+    const a = new Uint8Array(1024).fill(3);
+    const back = (await pool.run(move(a))) as Uint8Array;
+    assert.equal(a.byteLength, 0, 'detached by move()');
+    assert.equal(back[10], 3);
+    const b = new ArrayBuffer(2048);
+    // What piscina's Piscina.move(b) returns, by its Symbol.for keys.
+    const piscinaMoved = {
+      [Symbol.for('Piscina.transferable')]: b,
+      [Symbol.for('Piscina.valueOf')]: b,
+    };
+    const backB = (await pool.run(piscinaMoved)) as ArrayBuffer;
+    assert.equal(b.byteLength, 0, "detached by piscina's marker");
+    assert.equal(backB.byteLength, 2048);
   });
 
   it('fails the task of a worker that runs out of memory with PL_ERR_WORKER_CRASHED', async () => {
