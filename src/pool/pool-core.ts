@@ -604,8 +604,10 @@ export abstract class PoolCore<TTask = unknown, TResult = unknown> {
     if (this.#closing === Closing.Graceful && (this.queueSize > 0 || this.#busy > 0)) return;
     for (const slot of [...this.#all]) this.#stopSlot(slot);
     if (this.#all.size === 0 && this.#closedResolve !== undefined) {
-      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+      clearTimeout(this.#idleTimer);
+      clearTimeout(this.#fillTimer);
       this.#idleTimer = undefined;
+      this.#fillTimer = undefined;
       this.#closedResolve();
       this.#closedResolve = undefined;
     }
