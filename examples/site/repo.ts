@@ -32,6 +32,11 @@ export interface SiteRepo {
   addMessage(author: string, text: string, at: number): Promise<Message>;
   /** The newest `limit` messages, newest first. */
   listMessages(limit: number): Promise<Message[]>;
+  /**
+   * The same as JSON text (an array of `Message`). SQL stores build it in the database, so the
+   * loop neither copies rows from the storage thread nor serializes them.
+   */
+  listMessagesJson(limit: number): Promise<string>;
 }
 
 /** The repository for a store: SQL tables where it speaks SQL, keys otherwise. */
@@ -65,6 +70,7 @@ export class SqlRepo implements SiteRepo {
     findUser: string;
     insertMessage: string;
     listMessages: string;
+    listMessagesJson: string;
   };
 
   constructor(private readonly store: Store) {
@@ -89,6 +95,14 @@ export class SqlRepo implements SiteRepo {
       listMessages:
         'SELECT id, author, text, created_at FROM site_messages ' +
         `ORDER BY id DESC LIMIT ${p(1)}`,
+      // The ids as strings, as listMessages gives them (PostgreSQL's bigint does not fit JSON).
+      listMessagesJson: pg
+        ? "SELECT coalesce(json_agg(json_build_object('id', id::text, 'author', author, " +
+          "'text', text, 'at', created_at) ORDER BY id DESC), '[]'::json)::text AS list " +
+          `FROM (SELECT id, author, text, created_at FROM site_messages ORDER BY id DESC LIMIT ${p(1)}) m`
+        : "SELECT json_group_array(json_object('id', CAST(id AS TEXT), 'author', author, " +
+          "'text', text, 'at', created_at) ORDER BY id DESC) AS list " +
+          `FROM (SELECT id, author, text, created_at FROM site_messages ORDER BY id DESC LIMIT ${p(1)})`,
     };
   }
 
@@ -129,6 +143,12 @@ export class SqlRepo implements SiteRepo {
     await this.ready();
     const rows = await this.store.query<MessageRow>(this.sqlText.listMessages, [limit]);
     return rows.map(toMessage);
+  }
+
+  async listMessagesJson(limit: number): Promise<string> {
+    await this.ready();
+    const rows = await this.store.query<{ list: string }>(this.sqlText.listMessagesJson, [limit]);
+    return rows[0]?.list ?? '[]';
   }
 
   /** Creates the tables once; a failure (database down) is retried by the next call. */
@@ -210,5 +230,9 @@ export class KvRepo implements SiteRepo {
       limit,
     });
     return entries.map((e) => ({ id: e.key.slice(4), ...e.value }));
+  }
+
+  async listMessagesJson(limit: number): Promise<string> {
+    return JSON.stringify(await this.listMessages(limit));
   }
 }

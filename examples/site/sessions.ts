@@ -24,6 +24,11 @@ export class Sessions {
     readonly ttlMs: number,
   ) {}
 
+  /** True when `id` has the shape of a session id (it may still be unknown or expired). */
+  static plausible(id: string | undefined): id is string {
+    return id !== undefined && ID.test(id);
+  }
+
   /** Opens a session for `username`; resolves with its id (the cookie's value). */
   async create(username: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
@@ -33,14 +38,14 @@ export class Sessions {
 
   /** The user of a live session, or undefined (no such session, expired, or not an id at all). */
   async user(id: string | undefined): Promise<string | undefined> {
-    if (id === undefined || !ID.test(id)) return undefined;
+    if (!Sessions.plausible(id)) return undefined;
     const s = await this.store.get<{ username: string }>(keyOf(id));
     return s?.username;
   }
 
   /** Ends a session; true when it was live. */
   async destroy(id: string | undefined): Promise<boolean> {
-    if (id === undefined || !ID.test(id)) return false;
+    if (!Sessions.plausible(id)) return false;
     return this.store.delete(keyOf(id));
   }
 

@@ -45,6 +45,8 @@ export function createSite(deps: SiteDeps): HttpApp {
   });
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 type Handler = (req: ServerRequest, res: ServerResponse) => Promise<void> | void;
 
 // HEAD named too: the catch-all '/api/*' would otherwise take HEAD before the GET route.
@@ -140,11 +142,13 @@ export function siteRouter(deps: SiteDeps): ReturnType<typeof router> {
       '/api/messages',
       api(async (req, res) => {
         const limit = listLimit(req);
+        if (!Sessions.plausible(readCookie(req.header('cookie'), COOKIE)))
+          throw new ApiError(401, 'log in first');
         // Both asked in the same tick: the SQLite store sends them to its thread as one batch.
-        const [user, messages] = await Promise.allSettled([userOf(req), repo.listMessages(limit)]);
+        const [user, list] = await Promise.allSettled([userOf(req), repo.listMessagesJson(limit)]);
         if (user.status === 'rejected') throw user.reason;
-        if (messages.status === 'rejected') throw messages.reason;
-        res.send({ messages: messages.value });
+        if (list.status === 'rejected') throw list.reason;
+        res.setHeader('Content-Type', JSON_TYPE).send(`{"messages":${list.value}}`);
       }),
     )
     .post(
