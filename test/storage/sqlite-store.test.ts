@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { isPolyloopError, SqliteStore } from '../../src/index.js';
 import { storeConformance } from './store-conformance.js';
 
 const CHILD = fileURLToPath(new URL('./sqlite-child.js', import.meta.url));
+const THREAD = new URL('./sqlite-thread.js', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'polyloop-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -25,6 +26,20 @@ function child(args: string[], cwd?: string): Promise<{ code: number | null; out
     p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     p.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
+/** Runs the writer thread; resolves with its message, rejects if it fails (killed after 60 s). */
+function thread(path: string, prefix: string, n: number): Promise<unknown> {
+  const w = new Worker(THREAD, { workerData: { path, prefix, n } });
+  const guard = setTimeout(() => void w.terminate(), 60_000);
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      clearTimeout(guard);
+      reject(new Error(`writer thread exited with ${code}`));
+    });
   });
 }
 
@@ -59,26 +74,28 @@ describe('SqliteStore', { timeout: 180_000 }, () => {
     assert.equal(await store.get('child'), 'left open');
   });
 
-  it('several threads and processes write to one file concurrently', async () => {
+  it('several loops (threads and processes) write to one file concurrently', async () => {
     const path = join(dir, 'shared.db');
     const [s1, s2] = await Promise.all([SqliteStore.open({ path }), SqliteStore.open({ path })]);
     after(() => Promise.all([s1.close(), s2.close()]));
     const n = 300;
     const write = (s: SqliteStore, prefix: string) =>
       Promise.all(Array.from({ length: n }, (_, i) => s.set(`${prefix}${i}`, i)));
-    const [c1, c2] = await Promise.all([
+    const [c1, c2, w1] = await Promise.all([
       child(['write', path, 'p1:', String(n)]),
       child(['write', path, 'p2:', String(n)]),
+      thread(path, 'w1:', n),
       write(s1, 't1:'),
       write(s2, 't2:'),
     ]);
+    assert.equal(w1, 'done');
     assert.equal(c1.code, 0, c1.out);
     assert.equal(c2.code, 0, c2.out);
-    for (const prefix of ['p1:', 'p2:', 't1:', 't2:']) {
+    for (const prefix of ['p1:', 'p2:', 'w1:', 't1:', 't2:']) {
       assert.equal((await s1.scan(prefix)).length, n, prefix);
     }
     const count = await s2.query<{ n: number }>('SELECT count(*) AS n FROM polyloop_kv');
-    assert.equal(count[0]?.n, 4 * n);
+    assert.equal(count[0]?.n, 5 * n);
   });
 
   it('answers many requests sent in one tick, each with its own result, in order', async () => {
