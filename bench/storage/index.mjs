@@ -7,8 +7,12 @@
 // Everything runs in this process: the loop thread and the SQLite thread share the machine's
 // cores (no per-thread pinning). Variants of one op run back to back; compare the ratios.
 //
+// With --outage it also starts a throwaway PostgreSQL and Redis (the test helpers in
+// dist/test/storage/servers.js), stops each and times how long a call takes to reject with
+// PL_ERR_STORE_UNAVAILABLE while it is down, and how long after a restart the first call works.
+//
 //   node bench/run.mjs storage [--quick] [--seconds 5] [--keys 10000] [--depth 64]
-//       [--ops get,set,query] [--build] [--out FILE]
+//       [--ops get,set,query] [--outage] [--build] [--out FILE]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -24,6 +28,7 @@ import {
   positiveInt,
   ratio,
   root,
+  round,
   writeResults,
 } from '../lib/harness.mjs';
 
@@ -56,7 +61,8 @@ export async function main(argv) {
       );
     }
     await store.close();
-    report(opts, runs);
+    const outages = opts.outage ? await outage() : [];
+    report(opts, runs, outages);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -70,6 +76,7 @@ function options(argv) {
       keys: { type: 'string', default: '10000' },
       depth: { type: 'string', default: '64' },
       ops: { type: 'string', default: OPS.join(',') },
+      outage: { type: 'boolean', default: false },
     },
     path.resolve(here, '../results/storage.json'),
   );
@@ -82,6 +89,7 @@ function options(argv) {
     keys: positiveInt('keys', values.keys),
     depth: positiveInt('depth', values.depth),
     ops,
+    outage: values.outage,
   };
 }
 
@@ -146,7 +154,71 @@ function storeRunner(store, op, keys, depth) {
   };
 }
 
-function report(opts, runs) {
+/** Per network store: ms per rejected call while its server is down, ms to work after restart. */
+async function outage() {
+  const { PostgresStore, RedisStore } = await import('../../dist/src/index.js');
+  const servers = await import('../../dist/test/storage/servers.js');
+  const out = [];
+  const pgBins = servers.findPostgres();
+  const redis = servers.findRedis();
+  const plans = [
+    typeof pgBins === 'string'
+      ? undefined
+      : [
+          'postgres',
+          () => servers.startPostgres(pgBins),
+          (s) => PostgresStore.open({ host: s.host, port: s.port, user: 'postgres' }),
+        ],
+    typeof redis === 'string'
+      ? undefined
+      : [
+          'redis',
+          () => servers.startRedis(redis.bin),
+          (s) => RedisStore.open({ host: s.host, port: s.port }),
+        ],
+  ];
+  for (const plan of plans) {
+    if (plan === undefined) continue;
+    const [kind, start, open] = plan;
+    const server = await start();
+    try {
+      const store = await open(server);
+      await store.set('k', 1);
+      await server.stop();
+      const times = [];
+      for (let i = 0; i < 101; i++) {
+        const t = performance.now();
+        const err = await store.get('k').then(
+          () => undefined,
+          (e) => e,
+        );
+        if (err?.code !== 'PL_ERR_STORE_UNAVAILABLE')
+          throw new Error(`${kind}: expected unavailable`);
+        times.push(performance.now() - t);
+      }
+      times.sort((a, b) => a - b);
+      await server.start();
+      const t = performance.now();
+      while (
+        !(await store.get('k').then(
+          () => true,
+          () => false,
+        ))
+      )
+        await new Promise((r) => setTimeout(r, 5));
+      const recoverMs = performance.now() - t;
+      await store.close();
+      const r = { kind, downMedianMs: times[50], downMaxMs: times[100], recoverMs };
+      process.stderr.write(`storage: outage ${kind}: ${JSON.stringify(r)}\n`);
+      out.push(r);
+    } finally {
+      await server.dispose();
+    }
+  }
+  return out;
+}
+
+function report(opts, runs, outages) {
   const base = (op) => runs.find((r) => r.op === op && r.variant === 'direct')?.perSec;
   const rows = runs.map((r) => [
     r.op,
@@ -157,9 +229,22 @@ function report(opts, runs) {
   ]);
   const lines = grid(['op', 'variant', 'req/s', 'µs/req', 'vs direct'], rows, 2);
   process.stdout.write(`${lines.join('\n')}\n`);
+  if (outages.length > 0) {
+    const o = grid(
+      ['store', 'down: median ms', 'down: max ms', 'restart to first success ms'],
+      outages.map((r) => [
+        r.kind,
+        num(r.downMedianMs, 2),
+        num(r.downMaxMs, 2),
+        num(r.recoverMs, 1),
+      ]),
+      1,
+    );
+    process.stdout.write(`\n${o.join('\n')}\n`);
+  }
   writeResults('storage', opts.out, {
     benchmark: 'storage',
-    command: `node bench/run.mjs storage --seconds ${opts.seconds} --keys ${opts.keys} --depth ${opts.depth} --ops ${opts.ops.join(',')}`,
+    command: `node bench/run.mjs storage --seconds ${opts.seconds} --keys ${opts.keys} --depth ${opts.depth} --ops ${opts.ops.join(',')}${opts.outage ? ' --outage' : ''}`,
     machine: machine(),
     notes:
       'direct: better-sqlite3 on the loop thread (blocks it). store-1: SqliteStore, each request awaited. ' +
@@ -168,6 +253,12 @@ function report(opts, runs) {
       ...r,
       perSec: Math.round(r.perSec),
       ratioToDirect: ratio(r.perSec, base(r.op)),
+    })),
+    outages: outages.map((r) => ({
+      kind: r.kind,
+      downMedianMs: round(r.downMedianMs, 3),
+      downMaxMs: round(r.downMaxMs, 3),
+      recoverMs: round(r.recoverMs, 1),
     })),
   });
 }
