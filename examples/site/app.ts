@@ -67,10 +67,26 @@ function redisOptions(url: string): ConstructorParameters<typeof RedisStore>[0] 
   };
 }
 
+/** What this thread opened: closed by `closeSite`. */
+const opened = new Set<{ close(): Promise<void> }>();
+
+/**
+ * Closes the stores and pools the site opened on this thread. A loop on a worker thread needs
+ * none of this (its threads and sockets end with it); a loop on the main thread (the reactor
+ * model) does, or idle database connections would keep the process alive after the server
+ * closed. Call after the server has closed, on the same thread.
+ */
+export async function closeSite(): Promise<void> {
+  const all = [...opened];
+  opened.clear();
+  await Promise.allSettled(all.map((r) => r.close()));
+}
+
 /** Per loop: its store, a scrypt pool sharing the cores with the other loops, and the site. */
 export default async function site(loop: LoopInfo): Promise<HttpApp> {
   const args = loop.args as SiteArgs;
   const store = await openStore(args);
+  opened.add(store);
   const pool = new ThreadPool<HashTask, string | boolean>({
     filename: new URL('./hash-task.js', import.meta.url),
     // Started on the first login, not at start-up; idle threads leave after 30 s.
@@ -78,6 +94,7 @@ export default async function site(loop: LoopInfo): Promise<HttpApp> {
     maxThreads: Math.max(1, Math.floor(availableParallelism() / loop.count)),
     maxQueue: 256,
   });
+  opened.add(pool);
   return createSite({
     store,
     hash: (task) => pool.run(task, { timeout: 10_000 }),

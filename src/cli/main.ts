@@ -242,6 +242,8 @@ async function runSite(values: Record<string, string | boolean | undefined>): Pr
     ].join('\n'),
   );
   await stopped;
+  // A loop on this thread (reactor) leaves its database connections open: close them.
+  if (server.model === 'reactor') await (await import('../../examples/site/app.js')).closeSite();
 }
 
 /** A database URL fit to print: the password replaced. */

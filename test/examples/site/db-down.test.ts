@@ -124,6 +124,15 @@ function networkStore(
         );
         assert.equal(await site.stop('SIGTERM'), 0);
       });
+
+      it('exits 0 on SIGTERM with one loop on the main thread and its connections open', async () => {
+        const one = await startSite(['--loops', '1', ...args(db!)]);
+        assert.match(one.stdout(), /model: reactor, 1 loop/);
+        const c = new Client(one.url);
+        assert.equal((await c.register('one_loop', 'password123')).status, 201);
+        assert.equal((await c.login('one_loop', 'password123')).status, 200);
+        assert.equal(await one.stop('SIGTERM'), 0);
+      });
     },
   );
 }
