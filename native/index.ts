@@ -125,13 +125,20 @@ export interface NativeAddon {
    * writability on a dup of the socket. The socket's libuv write queue must be empty, and nothing
    * else may write to it until the task settles. Rejects PL_ERR_CONNECTION_RESET on EPIPE or
    * ECONNRESET, PL_ERR_FILE_TRUNCATED when the file is shorter than offset + length.
+   *
+   * `head` (copied at the call) is sent first, held with MSG_MORE so that it leaves with the
+   * file's first bytes; the task's count covers the file only. Only when `sendFileHead` is true:
+   * an older build ignores it.
    */
   readonly sendFile: (
     socketFd: number,
     fileFd: number,
     offset: number,
     length: number,
+    head?: Uint8Array,
   ) => SendFileTask;
+  /** True when `sendFile` takes a `head`. */
+  readonly sendFileHead: boolean;
   readonly getFdLimit: () => FdLimit;
   /** Sets the soft RLIMIT_NOFILE (up to the hard one); returns the new limits. */
   readonly setFdLimit: (soft: number) => FdLimit;
@@ -159,9 +166,17 @@ interface RawSendFileTask {
   readonly settled: boolean;
 }
 
-interface RawAddon extends Omit<NativeAddon, 'sendFile'> {
+interface RawAddon extends Omit<NativeAddon, 'sendFile' | 'sendFileHead'> {
   setErrorFactory(factory: (code: string, message: string) => Error): void;
-  sendFile(socketFd: number, fileFd: number, offset: number, length: number): RawSendFileTask;
+  sendFile(
+    socketFd: number,
+    fileFd: number,
+    offset: number,
+    length: number,
+    head?: Uint8Array,
+  ): RawSendFileTask;
+  /** Set by builds whose sendFile takes a head. */
+  readonly sendFileHead?: boolean;
 }
 
 const FUNCTIONS = [
@@ -205,8 +220,11 @@ function wrap(raw: RawAddon): NativeAddon {
     dup: (fd) => raw.dup(fd),
     close: (fd) => raw.close(fd),
     createAcceptor: (listenFd, onAccept) => raw.createAcceptor(listenFd, onAccept),
-    sendFile(socketFd, fileFd, offset, length) {
-      const task = raw.sendFile(socketFd, fileFd, offset, length);
+    sendFile(socketFd, fileFd, offset, length, head) {
+      const task =
+        head === undefined
+          ? raw.sendFile(socketFd, fileFd, offset, length)
+          : raw.sendFile(socketFd, fileFd, offset, length, head);
       // The promise itself carries the task's controls, so `await sendFile(...)` just works.
       return Object.defineProperties(task.promise, {
         cancel: { value: () => task.cancel() },
@@ -221,6 +239,7 @@ function wrap(raw: RawAddon): NativeAddon {
       payload === undefined ? raw.sendFd(unixSocketFd, fd) : raw.sendFd(unixSocketFd, fd, payload),
     recvFd: (unixSocketFd) => raw.recvFd(unixSocketFd),
     socketPair: () => raw.socketPair(),
+    sendFileHead: raw.sendFileHead === true,
   };
 }
 

@@ -286,7 +286,7 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
           throw createError('PL_ERR_NOT_CONNECTED', `${this.toString()} closed before its file`);
         }
         const sent = await transferFile(this.fileTarget, file, options);
-        this.bytesOut += sent;
+        this.bytesOut += sent + (options.head?.length ?? 0);
         return sent;
       } catch (err) {
         if (isPolyloopError(err, 'PL_ERR_FILE_TRUNCATED'))

@@ -14,6 +14,11 @@ export interface SendFileOptions {
   offset?: number;
   /** Bytes to send. Default: to the end of the file. */
   length?: number;
+  /**
+   * Bytes to send just before the file, such as an HTTP response head: with the addon they
+   * leave in the same packet as the file's first bytes. Not counted in the result.
+   */
+  head?: Uint8Array;
 }
 
 /** What a transfer needs from its connection. */
@@ -65,10 +70,17 @@ export async function transferFile(
         throw invalidArg('offset + length', offset + length, `at most the file size ${size}`);
       }
     }
-    if (length === 0) return 0;
+    let head = options.head !== undefined && options.head.length > 0 ? options.head : undefined;
     const fd = socketFd(target.socket);
-    if (fd !== undefined && nativeStatus().available) {
-      const task = native().sendFile(fd, fileFd, offset, length);
+    const addon = fd !== undefined && nativeStatus().available ? native() : undefined;
+    if (head !== undefined && !(length > 0 && addon?.sendFileHead === true)) {
+      // On its own: no addon (or an older build), or no file bytes for it to travel with.
+      await writeAll(target.socket, head);
+      head = undefined;
+    }
+    if (length === 0) return 0;
+    if (fd !== undefined && addon !== undefined) {
+      const task = addon.sendFile(fd, fileFd, offset, length, head);
       target.onCancel(() => task.cancel());
       try {
         return await task;
@@ -80,6 +92,13 @@ export async function transferFile(
   } finally {
     if (typeof file !== 'number') await closeAsync(fileFd);
   }
+}
+
+/** Writes `bytes` and waits until the socket has handed them to the kernel. */
+function writeAll(socket: net.Socket, bytes: Uint8Array): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.write(bytes, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 async function copyFile(
@@ -109,9 +128,7 @@ async function copyFile(
         );
       }
       // Wait for this chunk to reach the kernel before reusing the buffer.
-      await new Promise<void>((resolve, reject) => {
-        target.socket.write(chunk.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve()));
-      });
+      await writeAll(target.socket, chunk.subarray(0, bytesRead));
       sent += bytesRead;
     }
     return sent;

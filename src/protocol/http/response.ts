@@ -1,9 +1,8 @@
-import { read } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createError, invalidArg } from '../../errors.js';
 import { NOT_A_FILE, type CachedFile, type FileCache } from './file-cache.js';
-import { textLength, type OutBuffer } from './out-buffer.js';
+import { OutBuffer, textLength } from './out-buffer.js';
 import { Ending, httpDate, reasonPhrase, writeHead } from './response-head.js';
 
 export { httpDate, reasonPhrase } from './response-head.js';
@@ -26,13 +25,12 @@ export interface ResponseSink {
   readonly files?: FileCache | undefined;
   /** Resolves when queued output is under the write high-water mark; rejects once closed. */
   drained(): Promise<void>;
-  /** Sends `length` bytes of the open file `fd` after everything emitted so far. */
-  sendFile(fd: number, length: number): Promise<number>;
   /**
-   * Sends `length` bytes of `fd` from `offset` (zero-copy). Optional: without it a range that
-   * does not start at 0 is copied through `emit`, paced by `drained`.
+   * Sends `head`, then `length` bytes of the open file `fd` from `offset`, after everything
+   * emitted so far (zero-copy where the addon is built; the head leaves with the file's first
+   * bytes).
    */
-  sendFileRange?(fd: number, offset: number, length: number): Promise<number>;
+  sendFile(fd: number, offset: number, length: number, head: Uint8Array): Promise<number>;
   /** The response is complete; `close`: the connection must close after it. */
   finished(res: ServerResponse, close: boolean): void;
 }
@@ -94,8 +92,6 @@ export interface SendFileResponseOptions {
   /** Bytes of the body. Default: to the end of the file. */
   length?: number;
 }
-
-const COPY_CHUNK = 64 * 1024;
 
 /**
  * The response to one request. Use it from the handler, or later from the connection's own loop
@@ -353,37 +349,17 @@ export class ServerResponse {
       this.state = State.Fresh;
       throw invalidArg('contentType', type, 'latin1 without CR, LF, NUL');
     }
-    this.writeHead(this.sink.output, length, type);
-    this.sink.written();
-    if (!this.isHead && length > 0) {
-      if (offset === 0) await this.sink.sendFile(fd, length);
-      else if (this.sink.sendFileRange !== undefined)
-        await this.sink.sendFileRange(fd, offset, length);
-      else await this.copyRange(fd, offset, length);
+    if (this.isHead || length === 0) {
+      this.writeHead(this.sink.output, length, type);
+      this.sink.written();
+    } else {
+      // The head travels with the file, in its first packet: its own bytes, not the batch's.
+      const head = new OutBuffer(256);
+      this.writeHead(head, length, type);
+      await this.sink.sendFile(fd, offset, length, head.view());
     }
     this.state = State.Done;
     this.sink.finished(this, this.closeAfter);
-  }
-
-  /** Copies a range through `emit`, one chunk at a time, paced by `drained`. */
-  private async copyRange(fd: number, offset: number, length: number): Promise<void> {
-    let sent = 0;
-    while (sent < length) {
-      const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK, length - sent));
-      const bytesRead = await new Promise<number>((resolve, reject) =>
-        read(fd, chunk, 0, chunk.length, offset + sent, (err, n) =>
-          err ? reject(err) : resolve(n),
-        ),
-      );
-      if (bytesRead === 0)
-        throw createError(
-          'PL_ERR_FILE_TRUNCATED',
-          `file ended after ${offset + sent} bytes; expected ${offset + length}`,
-        );
-      this.sink.emit(chunk.subarray(0, bytesRead));
-      sent += bytesRead;
-      await this.sink.drained();
-    }
   }
 
   /** @internal Forgets status and headers, so an error response can replace an unsent one. */

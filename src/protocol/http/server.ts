@@ -222,15 +222,9 @@ export class HttpSession implements ResponseSink {
   };
 
   /** @internal */
-  sendFile(fd: number, length: number): Promise<number> {
+  sendFile(fd: number, offset: number, length: number, head: Uint8Array): Promise<number> {
     this.flushBatch();
-    return this.conn.sendFile(fd, { length });
-  }
-
-  /** @internal Ranges go out with sendfile(2) too. */
-  sendFileRange(fd: number, offset: number, length: number): Promise<number> {
-    this.flushBatch();
-    return this.conn.sendFile(fd, { offset, length });
+    return this.conn.sendFile(fd, { offset, length, head });
   }
 
   /** @internal */
