@@ -19,7 +19,7 @@ describe('polyloop site: the JSON API', { timeout: 180_000 }, () => {
     const lines = site.stdout().split('\n');
     assert.match(lines[0]!, /^listening on http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(lines[1]!, /^store: sqlite \(.*\/site\.db\)$/);
-    assert.match(lines[2]!, /^model: half-sync, 2 thread loops$/);
+    assert.match(lines[2]!, /^model: half-sync, 2 (thread|process) loops$/);
   });
 
   it('registers, logs in with an HttpOnly SameSite session cookie, and knows the user', async () => {

@@ -14,7 +14,7 @@ describe('polyloop site: concurrent writes', { timeout: 300_000 }, () => {
   it(`keeps all ${CLIENTS * POSTS_PER_CLIENT} posts of ${CLIENTS} clients across 4 loops`, async () => {
     const data = tempDir('pl-site-many-');
     const site = await startSite(['--loops', '4', '--data', data]);
-    assert.match(site.stdout(), /model: half-sync, 4 thread loops/);
+    assert.match(site.stdout(), /model: half-sync, 4 (thread|process) loops/);
 
     // Sessions: USERS accounts, each logged in by CLIENTS / USERS clients (scrypt is the slow
     // part). No keep-alive here: the connections would idle until every login is done.
