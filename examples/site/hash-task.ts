@@ -23,7 +23,8 @@ function derive(password: string, salt: Buffer, cost: ScryptOptions): Buffer {
 
 /**
  * `scrypt$N$r$p$salt$key` (salt and key in base64url): the cost travels with the hash, so it can
- * be raised later without breaking stored passwords.
+ * be raised later without breaking stored passwords. Blocks for the whole hash: call it on a
+ * pool thread, never on an IO loop.
  */
 export function hashPassword(password: string): string {
   const salt = randomBytes(SALT_LENGTH);
@@ -38,7 +39,10 @@ export function hashPassword(password: string): string {
   ].join('$');
 }
 
-/** True when `password` matches `stored`; false for a wrong password or a malformed hash. */
+/**
+ * True when `password` matches `stored`; false for a wrong password or a malformed hash. Blocks
+ * like `hashPassword`: a pool thread's work.
+ */
 export function verifyPassword(password: string, stored: string): boolean {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;

@@ -2,7 +2,10 @@
 // message for the client, so bad input never reaches the store and never becomes a 500.
 import type { ServerRequest } from '../../src/index.js';
 
-/** A request refused with `status` (4xx) and `message`, sent as `{ "error": message }`. */
+/**
+ * A request refused with `status` (4xx) and `message`, sent as `{ "error": message }`. Made and
+ * caught on the request's loop.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -26,7 +29,7 @@ export const LIST_MAX = 200;
 // eslint-disable-next-line no-control-regex -- NUL is exactly what it looks for
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** The body as a JSON object, or 413 / 400 saying what is wrong. */
+/** The body as a JSON object, or 413 / 400 saying what is wrong. On the request's loop. */
 export function jsonObject(req: ServerRequest): Record<string, unknown> {
   if (req.body.length > MAX_BODY)
     throw new ApiError(413, `request body over ${MAX_BODY} bytes (${req.body.length})`);

@@ -39,7 +39,7 @@ export interface SiteRepo {
   listMessagesJson(limit: number): Promise<string>;
 }
 
-/** The repository for a store: SQL tables where it speaks SQL, keys otherwise. */
+/** The repository for a store: SQL tables where it speaks SQL, keys otherwise. Any thread. */
 export function repoFor(store: Store): SiteRepo {
   return store.sql ? new SqlRepo(store) : new KvRepo(store);
 }
@@ -60,7 +60,8 @@ const toMessage = (r: MessageRow): Message => ({
 
 /**
  * Two tables, created on first use (so a database that is down at start-up only delays it).
- * Every value travels as a parameter; no SQL text is ever built from input.
+ * Every value travels as a parameter; no SQL text is ever built from input. Call from the loop
+ * that owns the store.
  */
 export class SqlRepo implements SiteRepo {
   private schema: Promise<void> | undefined;
@@ -185,6 +186,7 @@ const TIME_BOUND = 9_999_999_999_999;
  * Keys and JSON values, for stores without SQL (Redis): `user:<name>` holds a user;
  * `msg:<13 digits>-<random>` a message, where the digits are `TIME_BOUND - ms` so that a prefix
  * scan (which runs in key order) meets the newest first and `limit` reads only what it returns.
+ * Call from the loop that owns the store.
  */
 export class KvRepo implements SiteRepo {
   constructor(private readonly store: Store) {}

@@ -58,7 +58,7 @@ export class Sessions {
 /** `Set-Cookie` that removes the session cookie. */
 export const CLEAR_COOKIE = `${COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0`;
 
-/** The value of cookie `name` in a `Cookie` header, or undefined. */
+/** The value of cookie `name` in a `Cookie` header, or undefined. Any thread. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
