@@ -72,7 +72,8 @@ function networkStore(
   kind: 'postgres' | 'redis',
   find: () => unknown,
   start: () => Promise<DbServer>,
-  args: (db: DbServer) => string[],
+  /** Command-line arguments and environment that point the site at `db`. */
+  args: (db: DbServer) => [string[], NodeJS.ProcessEnv],
   persistent: boolean,
 ): void {
   describe(
@@ -90,7 +91,8 @@ function networkStore(
       let site: Site;
       before(async () => {
         db = await start();
-        site = await startSite(['--loops', '2', ...args(db)]);
+        const [flags, env] = args(db);
+        site = await startSite(['--loops', '2', ...flags], env);
       });
       after(async () => {
         await site?.stop('SIGKILL');
@@ -126,7 +128,8 @@ function networkStore(
       });
 
       it('exits 0 on SIGTERM with one loop on the main thread and its connections open', async () => {
-        const one = await startSite(['--loops', '1', ...args(db!)]);
+        const [flags, env] = args(db!);
+        const one = await startSite(['--loops', '1', ...flags], env);
         assert.match(one.stdout(), /model: reactor, 1 loop/);
         const c = new Client(one.url);
         assert.equal((await c.register('one_loop', 'password123')).status, 201);
@@ -145,7 +148,10 @@ networkStore(
     if (typeof b === 'string') throw new Error(b);
     return startPostgres(b);
   },
-  (db) => ['--store', 'postgres', '--pg-url', `postgres://postgres@${db.host}:${db.port}/postgres`],
+  (db) => [
+    ['--store', 'postgres', '--pg-url', `postgres://postgres@${db.host}:${db.port}/postgres`],
+    process.env,
+  ],
   true,
 );
 
@@ -157,7 +163,11 @@ networkStore(
     if (typeof r === 'string') throw new Error(r);
     return startRedis(r.bin);
   },
-  (db) => ['--store', 'redis', '--redis-url', `redis://${db.host}:${db.port}`],
+  // The URL from the environment, as a deployment would give it.
+  (db) => [
+    ['--store', 'redis'],
+    { ...process.env, POLYLOOP_REDIS_URL: `redis://${db.host}:${db.port}` },
+  ],
   false,
 );
 
