@@ -12,7 +12,7 @@ import { serviceApp, type LogicPoolOptions, type ServiceApp } from './proactor.j
 import { isService, type AnyService } from './service.js';
 import { TcpServer } from '../io/tcp-server.js';
 import { IntRing } from '../shm/int-ring.js';
-import { installLoop, type LoopInfo, currentLoop } from './loop.js';
+import { closeLoop, installLoop, type LoopInfo, currentLoop } from './loop.js';
 import {
   S_ACCEPTED,
   S_ACTIVE,
@@ -294,6 +294,9 @@ export class LoopRuntime {
     this.stopIntake();
     await this.server.drain(timeout);
     await this.closeLogic();
+    for (const err of await closeLoop()) {
+      defaultLogger().error({ loop: this.init.id, err }, 'onClose cleanup failed');
+    }
     clearInterval(this.statsTimer);
     this.publish();
     this.channel.post({ t: 'drained' });

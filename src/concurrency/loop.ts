@@ -23,6 +23,11 @@ export interface LoopInfo {
   sendTo(id: number, data: unknown): void;
   /** Receives what other loops send. Returns a function that removes the handler. */
   onMessage(handler: LoopMessageHandler): () => void;
+  /**
+   * Runs `cleanup` when this loop stops (shutdown, reload, or the end of a reactor server), after
+   * its connections have closed: close the stores and pools the app opened for this loop.
+   */
+  onClose(cleanup: () => void | Promise<void>): void;
 }
 
 /** @internal How a loop's messages leave it: the runtime of the loop supplies it. */
@@ -30,6 +35,7 @@ export type LoopPost = (to: number, data: unknown) => void;
 
 class Loop implements LoopInfo {
   private readonly handlers: LoopMessageHandler[] = [];
+  private readonly cleanups: (() => void | Promise<void>)[] = [];
 
   constructor(
     readonly id: number,
@@ -63,6 +69,23 @@ class Loop implements LoopInfo {
     };
   }
 
+  onClose(cleanup: () => void | Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
+  /** @internal Runs the cleanups, newest first; one that fails does not stop the others. */
+  async runCleanups(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    for (const c of this.cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    return errors;
+  }
+
   /** @internal */
   deliver(data: unknown, from: number): void {
     for (const h of [...this.handlers]) h(data, from);
@@ -91,4 +114,9 @@ export function installLoop(
   const loop = new Loop(id, count, model, workers, args, post);
   current = loop;
   return (data, from) => loop.deliver(data, from);
+}
+
+/** @internal Runs the current loop's `onClose` cleanups; returns what they threw. */
+export function closeLoop(): Promise<unknown[]> {
+  return current?.runCleanups() ?? Promise.resolve([]);
 }

@@ -8,7 +8,7 @@ import type { ServerAddress } from '../io/listener.js';
 import type { Logger } from '../log.js';
 import { TcpServer } from '../io/tcp-server.js';
 import { totals, type ServeStats, type Server, type ServerEvents } from './group.js';
-import { installLoop } from './loop.js';
+import { closeLoop, installLoop } from './loop.js';
 import type { ResolvedOptions } from './options.js';
 import type { LoopStats } from './loop-stats.js';
 
@@ -22,6 +22,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
     private readonly server: TcpServer<unknown, unknown, unknown>,
     private readonly o: ResolvedOptions,
     private readonly closeLogic: () => Promise<void>,
+    private readonly logger: Logger,
   ) {
     super();
   }
@@ -47,7 +48,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
         : {}),
       ...(o.noDelay !== undefined ? { noDelay: o.noDelay } : {}),
     });
-    const r = new ReactorServer(server, o, closeLogic);
+    const r = new ReactorServer(server, o, closeLogic, logger);
     r.addr = await server.listen();
     return r;
   }
@@ -93,5 +94,8 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
   async close(): Promise<void> {
     await this.server.drain(this.o.shutdownTimeout);
     await this.closeLogic();
+    for (const err of await closeLoop()) {
+      this.logger.error({ err }, 'onClose cleanup failed');
+    }
   }
 }

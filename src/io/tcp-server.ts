@@ -180,12 +180,26 @@ export class TcpServer<
   }
 
   /**
-   * Stops accepting and lets open connections finish on their own for up to `timeout` ms, then
-   * closes what is left as `close()` does. Used to retire a loop without cutting requests short.
+   * Stops accepting and lets open connections finish for up to `timeout` ms, then closes what is
+   * left as `close()` does. A connection quiet for `idleMs` (nothing received, nothing sent) is
+   * closed gracefully before that: an idle keep-alive client does not hold the drain up. Used to
+   * retire a loop (shutdown, reload) without cutting a request short.
    */
-  async drain(timeout = this.options.shutdownTimeout ?? 5000): Promise<void> {
+  async drain(timeout = this.options.shutdownTimeout ?? 5000, idleMs = 1000): Promise<void> {
     await this.stopAccepting();
     if (this.live.size > 0) {
+      const sent = new Map<Connection<In, Out, Ctx>, number>();
+      const sweep = setInterval(
+        () => {
+          const now = Date.now();
+          for (const conn of this.live) {
+            const quiet = sent.get(conn) === conn.bytesOut && now - conn.lastActiveAt >= idleMs;
+            sent.set(conn, conn.bytesOut);
+            if (quiet && conn.state === 'connected') conn.closeForServer(false);
+          }
+        },
+        Math.min(100, idleMs),
+      );
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.drained.push(resolve)),
@@ -194,6 +208,7 @@ export class TcpServer<
         }),
       ]);
       clearTimeout(timer);
+      clearInterval(sweep);
     }
     await this.close(1000);
   }

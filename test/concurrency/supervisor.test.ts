@@ -1,7 +1,7 @@
 // The supervisor: dead loops are replaced while the others serve, crash loops back off, a reload
 // refuses or resets nothing, and leader/follower never has two watchers.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -111,6 +111,28 @@ describe('supervisor', { timeout: 120_000 }, () => {
     await Promise.all(clients);
     assert.deepEqual(failures, []);
     assert.ok(server.stats().loops.every((l) => l.alive));
+  });
+
+  for (const model of ['reactor', 'half-sync'] as const) {
+    it(`${model}: close() runs each loop's onClose cleanups after its connections close`, async () => {
+      const marker = join(tmpdir(), `polyloop-close-${process.pid}-${Date.now()}-${model}`);
+      const server = await startServer({ model, args: { closeMarker: marker } });
+      await server.close();
+      const lines = readFileSync(marker, 'utf8').trim().split('\n').sort();
+      rmSync(marker);
+      assert.deepEqual(lines, model === 'reactor' ? ['closed 0'] : ['closed 0', 'closed 1']);
+    });
+  }
+
+  it('close() does not wait out shutdownTimeout for a client that stays idle', async () => {
+    const server = await startServer({ model: 'half-sync', shutdownTimeout: 60_000 });
+    const idle = await LineClient.connect(server.address.port);
+    assert.match(await idle.ask('where'), /^loop /);
+    // Quiet connections are closed after a second of silence instead of after 60 s.
+    const t0 = Date.now();
+    await server.close();
+    await idle.waitClosed();
+    assert.ok(Date.now() - t0 < 30_000, `close took ${Date.now() - t0} ms`);
   });
 
   it(
