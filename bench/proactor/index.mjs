@@ -6,8 +6,9 @@
 //
 //   heavy  wrk -t1 -c1 GET /heavy back to back: one heavy request always in flight, so the heavy
 //          work keeps one core busy in both runs; starts 1 s before and ends 1 s after the cheap run
-//   cheap  wrk -t1 -c2 GET /cheap, each connection pausing 5 ms after a response (wrk's delay(),
-//          outside the latency); p50/p90/p99/p99.9 from wrk's histogram
+//   cheap  wrk -t1 -c2 GET /cheap, each connection pausing a random 0-10 ms after a response
+//          (wrk's delay(), outside the latency), so that requests land anywhere in the heavy
+//          work; p50/p90/p99/p99.9 from wrk's histogram
 //
 // The pool has one thread more than the heavy requests in flight, so cheap requests never queue
 // behind heavy ones; on the loop they wait for the heavy request in progress.
@@ -509,7 +510,7 @@ function format(runs, s, iterations, opts) {
       `server on cpus ${opts.serverCpu}, both wrk on cpu ${opts.clientCpu}`,
     `heavy: GET /heavy, ${iterations} PBKDF2-SHA256 rounds (${num(s.heavyMs, 1)} ms on the server's cores), ` +
       `wrk -c${opts.heavyConnections} back to back; cheap: GET /cheap, wrk -c${opts.cheapConnections}, ` +
-      `${opts.cheapInterval} ms pause after each response`,
+      `a random 0-${2 * opts.cheapInterval} ms pause after each response`,
     ...grid(head, body, 1),
     '',
     `srv CPU %: the server process, all threads, of ${list(opts.serverCpu).length * 100}%; ` +

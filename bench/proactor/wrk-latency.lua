@@ -1,14 +1,16 @@
 -- wrk script of the proactor benchmark. With an argument MS (`wrk ... -s wrk-latency.lua URL -- MS`)
--- each connection waits MS ms after a response before it sends its next request (wrk's delay(),
--- not counted in the latency); without one, requests follow each other at once. At the end it
--- prints the run's counts and latency percentiles (microseconds, from wrk's own histogram) as
--- one JSON line.
-local pause = 0
-
+-- each connection pauses after a response before it sends its next request (wrk's delay(), not
+-- counted in the latency): a whole number of ms drawn uniformly from 0..2*MS, mean MS. A fixed
+-- pause would lock the requests in step with the server's heavy work and make the percentiles
+-- depend on the pause; a random one lands them anywhere in it. Without MS requests follow each
+-- other at once. At the end it prints the run's counts and latency percentiles (microseconds,
+-- from wrk's own histogram) as one JSON line.
 init = function(args)
-  pause = tonumber(args[1] or "0") or 0
+  local pause = tonumber(args[1] or "0") or 0
   if pause > 0 then
-    delay = function() return pause end
+    math.randomseed(os.time())
+    local most = math.floor(2 * pause + 0.5)
+    delay = function() return math.random(0, most) end
   end
 end
 
