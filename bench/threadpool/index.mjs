@@ -7,8 +7,8 @@
 // with `taskset -c CPUS` (the pool's threads share those cores with the driver), after a warm-up
 // of COUNT/10 tasks. Rounds alternate which pool goes first; the table shows medians.
 //
-// `--impls` may add `polyloop-events` (ThreadPool with `atomics: false`: idle workers wait in
-// their event loops, not in Atomics.wait) and `process` (polyloop's ProcessPool), for reference.
+// `--impls` may add `polyloop-atomics` (ThreadPool with `atomics: true`: idle workers sleep in
+// Atomics.wait, as piscina's do) and `process` (polyloop's ProcessPool), for reference.
 //
 //   node bench/run.mjs threadpool [--quick] [--impls polyloop,piscina] [--workloads tiny,buffer]
 //       [--depths 1,64] [--rounds 3] [--count N] [--threads 2] [--cpus 0-1] [--build] [--out FILE]
@@ -35,7 +35,7 @@ import {
 } from '../lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const IMPLS = ['polyloop', 'piscina', 'polyloop-events', 'process'];
+const IMPLS = ['polyloop', 'piscina', 'polyloop-atomics', 'process'];
 const WORKLOADS = ['tiny', 'buffer'];
 /** The goal reported (never enforced): polyloop ≥ 1.0× piscina in every cell. */
 const GOAL = 1.0;

@@ -1,5 +1,5 @@
 // One measurement in a fresh process: `node run-one.mjs IMPL WORKLOAD DEPTH COUNT THREADS`,
-// IMPL one of polyloop (ThreadPool), polyloop-events (ThreadPool with atomics: false), piscina,
+// IMPL one of polyloop (ThreadPool), polyloop-atomics (ThreadPool with atomics: true), piscina,
 // process (polyloop's ProcessPool).
 // Starts the pool, warms it up, then keeps DEPTH tasks in flight until COUNT have completed,
 // and prints one JSON line: { tasks, seconds, tasksPerSec }.
@@ -27,9 +27,9 @@ const options = {
   idleTimeout: 60_000,
 };
 let pool;
-if (impl === 'polyloop' || impl === 'polyloop-events') {
+if (impl === 'polyloop' || impl === 'polyloop-atomics') {
   const { ThreadPool } = await import('../../dist/src/index.js');
-  pool = new ThreadPool({ ...options, atomics: impl === 'polyloop' });
+  pool = new ThreadPool({ ...options, atomics: impl === 'polyloop-atomics' });
 } else if (impl === 'process') {
   const { ProcessPool } = await import('../../dist/src/index.js');
   pool = new ProcessPool(options);

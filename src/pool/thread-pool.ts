@@ -1,7 +1,7 @@
 /**
  * ThreadPool: worker threads for CPU-bound or blocking work, shaped like piscina so code can
  * switch. Each worker runs one task at a time; a task costs one message each way on a private
- * MessagePort, and an idle worker is woken with Atomics.notify (see thread-worker.ts).
+ * MessagePort (with `atomics`, an idle worker is woken by Atomics.notify; see thread-worker.ts).
  */
 import {
   MessageChannel,
@@ -28,9 +28,10 @@ export interface ThreadPoolOptions extends PoolOptions {
   /** V8 heap limits per worker; a worker that runs out fails its task with PL_ERR_WORKER_CRASHED. */
   resourceLimits?: ResourceLimits;
   /**
-   * Idle workers block in Atomics.wait and wake by futex (default true, piscina's default too).
-   * Their event loops do not turn while idle; pass false for task modules that keep timers or
-   * sockets of their own running between tasks.
+   * Idle workers block in Atomics.wait and wake by futex, as piscina's default does (default
+   * false: they wait in their event loops). Measured no faster here (bench/threadpool), and
+   * their event loops stop while idle, so timers or sockets a task module keeps between tasks
+   * stall until the next task.
    */
   atomics?: boolean;
   /** Node options for the workers (default the parent's, as for any Worker). */
@@ -42,15 +43,18 @@ class ThreadSlot extends Slot {
     readonly worker: Worker,
     readonly port: MessagePort,
     readonly ctl: Int32Array,
+    readonly atomics: boolean,
   ) {
     super();
   }
 
   post(task: unknown, transferList: readonly TransferListItem[] | undefined): void {
     this.port.postMessage(task, transferList);
-    // Published after the message is queued, so the woken worker finds it on the port.
-    Atomics.add(this.ctl, CTL_REQ, 1);
-    Atomics.notify(this.ctl, CTL_REQ, 1);
+    if (this.atomics) {
+      // Published after the message is queued, so the woken worker finds it on the port.
+      Atomics.add(this.ctl, CTL_REQ, 1);
+      Atomics.notify(this.ctl, CTL_REQ, 1);
+    }
   }
 
   stop(): void {
@@ -76,7 +80,7 @@ export class ThreadPool<TTask = unknown, TResult = unknown> extends PoolCore<TTa
 
   constructor(options: ThreadPoolOptions) {
     super('ThreadPool', options);
-    const { atomics = true, resourceLimits, execArgv } = options;
+    const { atomics = false, resourceLimits, execArgv } = options;
     if (typeof atomics !== 'boolean') throw invalidArg('ThreadPool atomics', atomics, 'a boolean');
     this.#atomics = atomics;
     this.#resourceLimits = resourceLimits;
@@ -109,7 +113,7 @@ export class ThreadPool<TTask = unknown, TResult = unknown> extends PoolCore<TTa
       ...(this.#resourceLimits !== undefined && { resourceLimits: this.#resourceLimits }),
       ...(this.#execArgv !== undefined && { execArgv: this.#execArgv }),
     });
-    const slot = new ThreadSlot(worker, port1, ctl);
+    const slot = new ThreadSlot(worker, port1, ctl, this.#atomics);
     const init: WorkerInit = {
       port: port2,
       ctl,

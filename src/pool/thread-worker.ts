@@ -1,12 +1,12 @@
 /**
  * The inside of a ThreadPool worker: loads the task module, then runs one task at a time.
  *
- * The pool posts each task on a private MessagePort and then bumps CTL_REQ. While it has no
- * task, the worker blocks in Atomics.wait on that word and takes the message with
- * receiveMessageOnPort: a futex wake-up instead of a trip through the event loop. The price is
- * that the worker's event loop does not turn while it is idle (timers and I/O started by a task
- * and left running wait for the next task); `atomics: false` gives that up for plain events.
- * Before it blocks, the worker lets pending console output reach the main thread.
+ * Tasks arrive as messages on a private MessagePort. With `atomics` on, the pool also bumps
+ * CTL_REQ after each post, and an idle worker blocks in Atomics.wait on that word and takes the
+ * message with receiveMessageOnPort: a futex wake-up instead of a trip through the event loop.
+ * The price is that the worker's event loop does not turn while it is idle (timers and I/O
+ * started by a task and left running wait for the next task). Before it blocks, the worker lets
+ * pending console output reach the main thread.
  */
 import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CTL_KIND, CTL_REQ, type WorkerInit } from './thread-protocol.js';
@@ -17,7 +17,7 @@ type TaskFn = (task: unknown) => unknown;
 let fn: TaskFn;
 let port: MessagePort;
 let ctl: Int32Array;
-let atomics = true;
+let atomics = false;
 /** A task is running (sync or awaiting). */
 let busy = false;
 /** The idle loop is on the stack: a task finishing inside it must not start another loop. */

@@ -7,7 +7,7 @@ import { move, ThreadPool, type ThreadPoolOptions } from '../../src/index.js';
 import { fixture, poolConformance, rejectsCode, TASKS } from './pool-conformance.js';
 
 poolConformance('ThreadPool', (o) => new ThreadPool(o));
-poolConformance('ThreadPool (atomics: false)', (o) => new ThreadPool({ ...o, atomics: false }));
+poolConformance('ThreadPool (atomics: true)', (o) => new ThreadPool({ ...o, atomics: true }));
 
 describe('ThreadPool', { timeout: 120_000 }, () => {
   const pools = new Set<ThreadPool>();
