@@ -4,8 +4,9 @@
 //
 // The producer is a worker thread (rings/producer.mjs), the consumer the main thread; both run
 // in this process, so the two threads share the machine's cores (no taskset pinning per thread).
-// The clock starts when the consumer posts 'go' and stops when it has received the last message
-// (each one's length checked). For each size the variants run back to back; compare the ratios.
+// The clock starts when the consumer posts 'go' (once the producer said it is ready) and stops
+// when it has received the last message (each one's length checked). For each size the variants
+// run back to back; compare the ratios.
 //
 //   node bench/run.mjs rings [--quick] [--sizes 64,4096] [--messages N]
 //       [--variants ring,postMessage,transfer] [--ring-bytes 1048576] [--build] [--out FILE]
@@ -92,7 +93,12 @@ async function measure(ByteRing, variant, size, count, ringBytes) {
       if (code !== 0) reject(new Error(`producer exited with ${code}`));
     });
   });
-  await new Promise((resolve) => worker.once('online', resolve));
+  // 'ready' comes once the producer has loaded the library (hundreds of ms) and listens for 'go':
+  // 'online' comes before that, and the load would count as transfer time.
+  await Promise.race([
+    new Promise((resolve) => worker.once('message', (m) => m === 'ready' && resolve())),
+    failed,
+  ]);
   let bad = 0;
   const t0 = process.hrtime.bigint();
   worker.postMessage('go');

@@ -25,3 +25,5 @@ parentPort.once('message', async () => {
   }
   parentPort.postMessage('sent');
 });
+// Only now, with the library loaded and the listener in place, may the clock start.
+parentPort.postMessage('ready');

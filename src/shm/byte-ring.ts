@@ -158,7 +158,7 @@ export class ByteRing {
         return;
       }
       if (this.#chunkUsed + length > CHUNK_BYTES) {
-        this.#chunk = new ArrayBuffer(CHUNK_BYTES);
+        this.#chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES).buffer; // every byte is copied over
         this.#chunkUsed = 0;
       }
       message = new Uint8Array(this.#chunk, this.#chunkUsed, length);
@@ -218,11 +218,15 @@ export class ByteRing {
 
   /**
    * Resolves true once `tryPush` of a message of `length` bytes can make progress (store it, or
-   * the padding before it), false after `timeoutMs`. Producer thread only.
+   * the padding before it) and the ring is at most half full, false after `timeoutMs`.
+   * Producer thread only. Half: a producer that resumed as soon as one record fit would trade
+   * cache lines with the consumer for every message of a full ring; this way it refills half
+   * the ring in one go (the consumer wakes it at half, too).
    */
   waitForSpace(length: number, timeoutMs?: number): Promise<boolean> {
     const h = this.#header;
     const need = recordBytes(Math.min(length, this.maxMessage));
+    const half = this.capacity >> 1;
     return waitUntil(
       h,
       W_SPACE_SEQ,
@@ -231,7 +235,8 @@ export class ByteRing {
         const tail = Atomics.load(h, W_TAIL);
         const used = (tail - Atomics.load(h, W_HEAD)) | 0;
         const toEnd = this.capacity - (tail & this.#mask);
-        return used + (need > toEnd ? toEnd : need) <= this.capacity;
+        const step = need > toEnd ? toEnd : need;
+        return used + (step > half ? step : half) <= this.capacity;
       },
       timeoutMs,
     );

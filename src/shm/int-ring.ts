@@ -119,14 +119,18 @@ export class IntRing {
     );
   }
 
-  /** Resolves true once the ring has a free slot, false after `timeoutMs`. Producer only. */
+  /**
+   * Resolves true once the ring is at most half full, false after `timeoutMs`. Producer only.
+   * Half, not one free slot: a producer that resumed at every freed slot would trade cache
+   * lines with the consumer for each value; this way it refills half the ring in one go.
+   */
   waitForSpace(timeoutMs?: number): Promise<boolean> {
     const h = this.#header;
     return waitUntil(
       h,
       W_SPACE_SEQ,
       W_SPACE_WAIT,
-      () => ((Atomics.load(h, W_TAIL) - Atomics.load(h, W_HEAD)) | 0) < this.capacity,
+      () => ((Atomics.load(h, W_TAIL) - Atomics.load(h, W_HEAD)) | 0) <= this.capacity >> 1,
       timeoutMs,
     );
   }
