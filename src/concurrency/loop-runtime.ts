@@ -88,11 +88,15 @@ export function appFor(
   return { app: loaded, close: () => Promise.resolve() };
 }
 
-/** Counts open connections in the loop's stats row as they open and close. */
+/**
+ * Counts connections in the loop's stats row as they open and close, at once rather than at the
+ * next publish: least-connections dispatch reads `active` and `accepted` together.
+ */
 function counted(app: AnyApp, row: Float64Array): AnyApp {
   const wrapped = Object.create(app) as AnyApp;
   wrapped.onConnection = (conn: AnyConn): void => {
     row[S_ACTIVE]!++;
+    row[S_ACCEPTED]!++;
     app.onConnection?.(conn);
   };
   wrapped.onClose = (conn: AnyConn, reason: CloseReason): void => {
