@@ -14,7 +14,7 @@
 //
 //   node bench/run.mjs models [--seconds 5 | --quick] [--warmup 1] [--loops 2]
 //       [--variants reactor,half-sync/thread/ring,...] [--scenarios short,pingpong]
-//       [--connections 32] [--sessions 100] [--block 16384] [--build] [--out FILE]
+//       [--connections 32] [--sessions 100] [--block 16384] [--repeat 1] [--build] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -85,6 +85,7 @@ function options(argv) {
       connections: { type: 'string', default: '32' },
       sessions: { type: 'string', default: '100' },
       block: { type: 'string', default: '16384' },
+      repeat: { type: 'string', default: '1' },
     },
     path.resolve(here, '../results/models.json'),
   );
@@ -115,6 +116,7 @@ function options(argv) {
     connections: positiveInt('connections', values.connections),
     sessions: positiveInt('sessions', values.sessions),
     block: positiveInt('block', values.block),
+    repeat: positiveInt('repeat', values.repeat),
   };
 }
 
@@ -122,22 +124,26 @@ async function run(opts) {
   const env = preflight(opts);
   const runs = [];
   const errors = [];
-  const total = opts.variants.length * opts.scenarios.length;
+  const total = opts.repeat * opts.variants.length * opts.scenarios.length;
   let n = 0;
-  for (const variant of opts.variants) {
-    const row = { variant, ...spec(variant, opts) };
-    for (const scenario of opts.scenarios) {
-      process.stderr.write(`[${++n}/${total}] ${variant} ${scenario} ... `);
-      const r =
-        scenario === 'short'
-          ? await measure(variant, 'hello', opts, env, shortRun)
-          : await measure(variant, 'echo', opts, env, pingpongRun);
-      row[scenario] = r;
-      if (r.error !== undefined) errors.push(`${variant} ${scenario}: ${r.error}`);
-      process.stderr.write(`${progress(scenario, r)}\n`);
-      await sleep(300); // let the previous server's sockets wind down
+  // Rounds go over every variant in turn, so that drift on a shared machine hits them alike.
+  for (let round = 1; round <= opts.repeat; round++) {
+    for (const variant of opts.variants) {
+      const row = { round, variant, ...spec(variant, opts) };
+      for (const scenario of opts.scenarios) {
+        const of = opts.repeat > 1 ? ` (round ${round})` : '';
+        process.stderr.write(`[${++n}/${total}] ${variant} ${scenario}${of} ... `);
+        const r =
+          scenario === 'short'
+            ? await measure(variant, 'hello', opts, env, shortRun)
+            : await measure(variant, 'echo', opts, env, pingpongRun);
+        row[scenario] = r;
+        if (r.error !== undefined) errors.push(`${variant} ${scenario}${of}: ${r.error}`);
+        process.stderr.write(`${progress(scenario, r)}\n`);
+        await sleep(300); // let the previous server's sockets wind down
+      }
+      runs.push(row);
     }
-    runs.push(row);
   }
   const table = summarize(runs, opts);
   process.stdout.write(`\n${format(table, opts)}\n`);
@@ -391,6 +397,7 @@ async function metered(srv, opts, env, runClient) {
   return {
     out,
     cpu: {
+      serverCpuSeconds: round(server, 3),
       serverCpuPercent: pct(server),
       mainThreadCpuSeconds: round(main1 - main0, 3),
       clientCpuPercent: clientCpuSeconds === null ? null : pct(clientCpu),
@@ -468,32 +475,52 @@ function coreTimes(clkTck) {
   return cores;
 }
 
+/** The middle value (mean of the two middle ones for an even count); null for none. */
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number').sort((x, y) => x - y);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : round((v[mid - 1] + v[mid]) / 2, 3);
+}
+
+/** One row per variant: medians over the rounds that succeeded, per-loop counts summed. */
 function summarize(runs, opts) {
-  const base = runs.find((r) => r.variant === 'reactor');
-  const value = (r, scenario, key) =>
-    r?.[scenario]?.error === undefined ? r?.[scenario]?.[key] : undefined;
-  const rows = runs.map((r) => ({
-    variant: r.variant,
-    model: r.model,
-    workers: r.workers,
-    handoff: r.handoff ?? null,
-    loops: r.loops,
-    connPerSec: value(r, 'short', 'connPerSec') ?? null,
-    connOverReactor: ratio(value(r, 'short', 'connPerSec'), value(base, 'short', 'connPerSec')),
-    acceptedPerLoop: value(r, 'short', 'perLoop') ?? null,
-    balance: value(r, 'short', 'balance') ?? null,
-    handoffsPerSec: value(r, 'short', 'handoffsPerSec') ?? null,
-    acceptorUsPerHandoff: value(r, 'short', 'acceptorUsPerHandoff') ?? null,
-    shortServerCpuPercent: value(r, 'short', 'serverCpuPercent') ?? null,
-    pingpongMibps: value(r, 'pingpong', 'mibps') ?? null,
-    pingpongOverReactor: ratio(value(r, 'pingpong', 'mibps'), value(base, 'pingpong', 'mibps')),
-    pingpongSessionsPerLoop: value(r, 'pingpong', 'perLoop') ?? null,
-    pingpongServerCpuPercent: value(r, 'pingpong', 'serverCpuPercent') ?? null,
-    otherLoadPercent: Math.max(
-      value(r, 'short', 'otherLoadPercent') ?? 0,
-      value(r, 'pingpong', 'otherLoadPercent') ?? 0,
-    ),
-  }));
+  const rows = opts.variants.map((variant) => {
+    const mine = runs.filter((r) => r.variant === variant);
+    const ok = (scenario) =>
+      mine.map((r) => r[scenario]).filter((x) => x !== undefined && x.error === undefined);
+    const short = ok('short');
+    const pp = ok('pingpong');
+    const mid = (list, key) => median(list.map((x) => x[key]));
+    const sum = (list, key) =>
+      list.length === 0
+        ? null
+        : list.reduce(
+            (acc, x) => acc.map((a, i) => a + (x[key][i] ?? 0)),
+            list[0][key].map(() => 0),
+          );
+    return {
+      variant,
+      ...spec(variant, opts),
+      rounds: { short: short.length, pingpong: pp.length },
+      connPerSec: mid(short, 'connPerSec'),
+      serverUsPerConn: median(short.map((x) => (x.serverCpuSeconds / x.requests) * 1e6)),
+      acceptedPerLoop: sum(short, 'perLoop'),
+      balance: mid(short, 'balance'),
+      handoffsPerSec: mid(short, 'handoffsPerSec'),
+      acceptorUsPerHandoff: mid(short, 'acceptorUsPerHandoff'),
+      shortServerCpuPercent: mid(short, 'serverCpuPercent'),
+      pingpongMibps: mid(pp, 'mibps'),
+      pingpongSessionsPerLoop: sum(pp, 'perLoop'),
+      pingpongServerCpuPercent: mid(pp, 'serverCpuPercent'),
+      otherLoadPercent: Math.max(0, ...[...short, ...pp].map((x) => x.otherLoadPercent)),
+    };
+  });
+  const base = rows.find((r) => r.variant === 'reactor');
+  for (const r of rows) {
+    r.connOverReactor = ratio(r.connPerSec, base?.connPerSec);
+    r.pingpongOverReactor = ratio(r.pingpongMibps, base?.pingpongMibps);
+  }
   const ring = rows.find((r) => r.variant === 'half-sync/thread/ring');
   const port = rows.find((r) => r.variant === 'half-sync/thread/port');
   const ringOverPort =
@@ -515,11 +542,11 @@ function format(table, opts) {
     'variant',
     'conn/s',
     'x reactor',
+    'srv us/conn',
     'accepted/loop',
     'balance',
     'handoffs/s',
     'acceptor us/handoff',
-    'srv CPU %',
     `pingpong MiB/s`,
     'x reactor',
     'sessions/loop',
@@ -534,11 +561,11 @@ function format(table, opts) {
         : '-'
       : num(r.connPerSec, 0),
     num(r.connOverReactor, 2),
+    num(r.serverUsPerConn, 0),
     r.acceptedPerLoop === null ? '-' : r.acceptedPerLoop.join('/'),
     balanceCell(r.balance, r.acceptedPerLoop),
     num(r.handoffsPerSec, 0),
     num(r.acceptorUsPerHandoff, 1),
-    num(r.shortServerCpuPercent, 0),
     r.pingpongMibps === null
       ? opts.scenarios.includes('pingpong')
         ? 'ERROR'
@@ -550,8 +577,9 @@ function format(table, opts) {
     `${num(r.otherLoadPercent, 0)}${r.otherLoadPercent >= OTHER_LOAD_WARN ? '*' : ''}`,
   ]);
   const cores = list(opts.serverCpu).length;
+  const rounds = opts.repeat > 1 ? `, median of ${opts.repeat} rounds` : '';
   const lines = [
-    `models: ${opts.seconds} s per run (+${opts.warmup} s warm-up), ${opts.loops} loops (reactor: 1), ` +
+    `models: ${opts.seconds} s per run (+${opts.warmup} s warm-up)${rounds}, ${opts.loops} loops (reactor: 1), ` +
       `server on cpus ${opts.serverCpu}, clients on cpu ${opts.clientCpu}`,
     `short: wrk -t1 -c${opts.connections} -H 'Connection: close', GET / of the HTTP hello app; ` +
       `pingpong: ${opts.sessions} sessions x ${opts.block} B, echo app`,
@@ -559,8 +587,10 @@ function format(table, opts) {
     '',
     `balance: max/min of the connections each loop accepted in the short run (1.00 = even); ` +
       `acceptor us/handoff: CPU time of the half-sync main thread (it only accepts and hands out) per connection`,
-    `srv CPU %: the server process and its children, of ${cores * 100}% (${cores} cores); ` +
-      `other %: busy time of every core not spent by server, client or interrupts`,
+    `srv us/conn: CPU time of the server (process and children) per connection; ` +
+      `srv CPU %: the same in the ping-pong run, of ${cores * 100}% (${cores} cores)`,
+    `other %: busy time of every core not spent by server, client or interrupts` +
+      (opts.repeat > 1 ? ' (the worst run); per-loop counts are summed over the rounds' : ''),
   ];
   if (table.rows.some((r) => r.otherLoadPercent >= OTHER_LOAD_WARN)) {
     lines.push(
@@ -592,6 +622,7 @@ function results(opts, env, runs, table, errors) {
     parameters: {
       seconds: opts.seconds,
       warmup: opts.warmup,
+      repeat: opts.repeat,
       loops: opts.loops,
       variants: Object.fromEntries(opts.variants.map((v) => [v, spec(v, opts)])),
       scenarios: opts.scenarios,
@@ -606,7 +637,9 @@ function results(opts, env, runs, table, errors) {
       pingpongClient: `taskset -c ${opts.clientCpu} ${display(pingpongClient)} --host 127.0.0.1 --port PORT --sessions ${opts.sessions} --block ${opts.block} --seconds T`,
       wrk: env.wrkVersion,
       units: {
+        table: 'medians over the rounds (--repeat) that succeeded; per-loop counts summed',
         connPerSec: 'responses wrk completed (one connection each) / wrk duration',
+        serverUsPerConn: 'server CPU seconds (process and children) during the run / responses',
         balance: 'max/min over loops of stats().loops[i].accepted during the timed run',
         handoffsPerSec: 'stats().handoffs during the timed run / wrk duration (half-sync only)',
         acceptorUsPerHandoff:
