@@ -2,7 +2,8 @@
 // keep the server busy. One HTTP service (app.mjs) with a CPU-heavy route (`/heavy`, PBKDF2
 // calibrated to ~15 ms) and a cheap one (`/cheap`) runs under `serve()` on one reactor loop,
 // once with the service on the loop (`logic: 'loop'`) and once on a pool of 2 threads
-// (`logic: 'pool'`). In each run:
+// (`logic: 'pool'`). A third run, `floor`, is the loop without heavy load: what this machine and
+// client give the cheap route at best. In each run:
 //
 //   heavy  wrk -t1 -c1 GET /heavy back to back: one heavy request always in flight, so the heavy
 //          work keeps one core busy in both runs; starts 1 s before and ends 1 s after the cheap run
@@ -17,7 +18,7 @@
 // each have one. Both wrk processes share core 0: they are light (a few hundred requests/s).
 // The loop run gets the same two cores and uses one for everything.
 //
-//   node bench/run.mjs proactor [--seconds 10 | --quick] [--warmup 2] [--variants loop,pool]
+//   node bench/run.mjs proactor [--seconds 10 | --quick] [--warmup 2] [--variants floor,loop,pool]
 //       [--threads 2] [--heavy-ms 15 | --heavy-iterations N] [--heavy-connections 1]
 //       [--cheap-connections 2] [--cheap-interval 5] [--server-cpu 0,1] [--client-cpu 0]
 //       [--build] [--out FILE]
@@ -57,13 +58,19 @@ const serverScript = path.join(here, 'server.mjs');
 const wrkScript = path.join(here, 'wrk-latency.lua');
 const polyloopDist = path.join(root, 'dist/src/index.js');
 
-const VARIANTS = ['loop', 'pool'];
+/** Each variant: where the service runs and whether the heavy client runs. */
+const VARIANTS = {
+  floor: { logic: 'loop', heavy: false },
+  loop: { logic: 'loop', heavy: true },
+  pool: { logic: 'pool', heavy: true },
+};
 /** The heavy client starts this long before the cheap one and runs this long after it. */
 const HEAVY_MARGIN_S = 1;
 /** Busy time of the measured cores not spent by server, clients or interrupts (% of the window). */
 const OTHER_LOAD_WARN = 10;
 /** Expectations, reported and never enforced. */
 const POOL_P99_GOAL_MS = 2;
+const POOL_OVER_FLOOR_GOAL = 2;
 const HEAVY_KEPT_GOAL = 0.9;
 
 export async function main(argv) {
@@ -76,7 +83,7 @@ function options(argv) {
     argv,
     {
       warmup: { type: 'string', default: '2' },
-      variants: { type: 'string', default: VARIANTS.join(',') },
+      variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
       threads: { type: 'string', default: '2' },
       'heavy-ms': { type: 'string', default: '15' },
       'heavy-iterations': { type: 'string' },
@@ -89,7 +96,9 @@ function options(argv) {
   const given = (flag) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
   const variants = list(values.variants);
   for (const v of variants) {
-    if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown variant ${v} (${VARIANTS})`);
+    if (!(v in VARIANTS)) {
+      throw new Error(`--variants: unknown variant ${v} (${Object.keys(VARIANTS)})`);
+    }
   }
   if (variants.length === 0) throw new Error('--variants: none given');
   const warmup = Number(values.warmup);
@@ -141,7 +150,8 @@ async function run(opts) {
       const noisy =
         r.otherLoadPercent >= OTHER_LOAD_WARN ? ` (other load ${r.otherLoadPercent}%)` : '';
       process.stderr.write(
-        `cheap p99 ${num(r.cheap.p99Ms, 2)} ms, heavy ${num(r.heavy.rps, 1)} req/s${noisy}\n`,
+        `cheap p99 ${num(r.cheap.p99Ms, 2)} ms` +
+          `${r.heavy === null ? '' : `, heavy ${num(r.heavy.rps, 1)} req/s`}${noisy}\n`,
       );
     }
     await sleep(300); // let the previous server's sockets wind down
@@ -188,15 +198,17 @@ async function calibrate(opts) {
 }
 
 function serverArgv(variant, opts) {
-  const argv = [process.execPath, serverScript, '--logic', variant];
-  if (variant === 'pool') argv.push('--threads', String(opts.threads));
+  const { logic } = VARIANTS[variant];
+  const argv = [process.execPath, serverScript, '--logic', logic];
+  if (logic === 'pool') argv.push('--threads', String(opts.threads));
   argv.push('--host', '127.0.0.1', '--port', '0');
   return argv;
 }
 
 /** Starts the variant's server, checks it, loads and measures it; never throws. */
 async function measure(variant, iterations, opts, env) {
-  const row = { variant, logic: variant, threads: variant === 'pool' ? opts.threads : null };
+  const { logic, heavy } = VARIANTS[variant];
+  const row = { variant, logic, threads: logic === 'pool' ? opts.threads : null, heavyLoad: heavy };
   let srv;
   let result;
   try {
@@ -204,8 +216,8 @@ async function measure(variant, iterations, opts, env) {
     srv = await startServer(variant, opts.serverCpu, serverArgv(variant, opts), serverEnv);
     const heavyMs = /^heavy ([\d.]+) ms$/m.exec(srv.stdout);
     row.heavyMs = heavyMs === null ? null : Number(heavyMs[1]);
-    await verify(srv, variant);
-    result = await load(srv, opts, env);
+    await verify(srv, logic);
+    result = await load(srv, heavy, opts, env);
   } catch (err) {
     result = { error: errorMessage(err) };
   }
@@ -218,10 +230,10 @@ async function measure(variant, iterations, opts, env) {
   return { ...row, ...result };
 }
 
-/** GET /cheap must come from where the variant runs the service, GET /heavy must work. */
-async function verify(srv, variant) {
+/** GET /cheap must come from where the service runs (`logic`), GET /heavy must work. */
+async function verify(srv, logic) {
   const cheap = await get(srv, '/cheap');
-  if (cheap.status !== 200 || cheap.body !== `cheap ${variant}`) {
+  if (cheap.status !== 200 || cheap.body !== `cheap ${logic}`) {
     throw new Error(`GET /cheap: ${cheap.status} ${JSON.stringify(cheap.body)}`);
   }
   const heavy = await get(srv, '/heavy');
@@ -257,34 +269,41 @@ const wrkArgv = (env, srv, route, connections, seconds, pause) => [
 ];
 
 /**
- * Warm-up (both clients for `--warmup` s), then the timed run: the heavy client for T + 2
- * margins, the cheap one for T inside it. CPU and other load are taken over the cheap window.
+ * Warm-up (the clients for `--warmup` s), then the timed run: the heavy client (when `withHeavy`)
+ * for T + 2 margins, the cheap one for T inside it. CPU and other load are taken over the cheap
+ * window.
  */
-async function load(srv, opts, env) {
+async function load(srv, withHeavy, opts, env) {
   const heavyArgv = (s) => wrkArgv(env, srv, '/heavy', opts.heavyConnections, s, 0);
   const cheapArgv = (s) =>
     wrkArgv(env, srv, '/cheap', opts.cheapConnections, s, opts.cheapInterval);
   if (opts.warmup > 0) {
     await Promise.all([
-      runWrk(srv, heavyArgv(opts.warmup), opts, env),
+      withHeavy ? runWrk(srv, heavyArgv(opts.warmup), opts, env) : undefined,
       runWrk(srv, cheapArgv(opts.warmup), opts, env),
     ]);
   }
-  const heavyCmd = heavyArgv(opts.seconds + 2 * HEAVY_MARGIN_S);
+  const heavyCmd = withHeavy ? heavyArgv(opts.seconds + 2 * HEAVY_MARGIN_S) : undefined;
   const cheapCmd = cheapArgv(opts.seconds);
-  const heavyRun = runWrk(srv, heavyCmd, opts, env);
-  // A failure of the heavy client must not go unobserved while the cheap one runs.
-  heavyRun.catch(() => {});
-  await sleep(HEAVY_MARGIN_S * 1000);
-  const window = meter(srv, heavyRun.pid, env, opts);
+  let heavyRun;
+  if (heavyCmd !== undefined) {
+    heavyRun = runWrk(srv, heavyCmd, opts, env);
+    // A failure of the heavy client must not go unobserved while the cheap one runs.
+    heavyRun.catch(() => {});
+    await sleep(HEAVY_MARGIN_S * 1000);
+  }
+  const window = meter(srv, heavyRun?.pid, env, opts);
   const cheap = await runWrk(srv, cheapCmd, opts, env);
   const cpu = window.end(cheap.cpuSeconds);
-  const heavy = await heavyRun;
+  const heavy = heavyRun === undefined ? undefined : await heavyRun;
   return {
     cheap: summary(cheap.out),
-    heavy: summary(heavy.out),
+    heavy: heavy === undefined ? null : summary(heavy.out),
     ...cpu,
-    commands: { heavy: cmdLine(heavyCmd, opts), cheap: cmdLine(cheapCmd, opts) },
+    commands: {
+      heavy: heavyCmd === undefined ? null : cmdLine(heavyCmd, opts),
+      cheap: cmdLine(cheapCmd, opts),
+    },
   };
 }
 
@@ -384,8 +403,9 @@ function coreTimes(clkTck) {
   return cores;
 }
 
-/** CPU seconds of a process, or 0 once it has gone. */
+/** CPU seconds of a process, or 0 once it has gone (or without one). */
 function cpuOrZero(pid, clkTck) {
+  if (pid === undefined) return 0;
   try {
     return cpuSeconds(pid, clkTck);
   } catch {
@@ -430,6 +450,7 @@ function meter(srv, heavyPid, env, opts) {
 
 function summarize(runs) {
   const ok = (v) => runs.find((r) => r.variant === v && r.error === undefined);
+  const floor = ok('floor');
   const loop = ok('loop');
   const pool = ok('pool');
   const heavyMs = Math.min(...runs.map((r) => r.heavyMs ?? Infinity));
@@ -439,6 +460,14 @@ function summarize(runs) {
       goal: `pool: cheap p99 <= ${POOL_P99_GOAL_MS} ms`,
       value: pool.cheap.p99Ms,
       met: pool.cheap.p99Ms <= POOL_P99_GOAL_MS,
+    });
+  }
+  const poolOverFloor = ratio(pool?.cheap.p99Ms, floor?.cheap.p99Ms);
+  if (poolOverFloor !== null) {
+    goals.push({
+      goal: `pool/floor cheap p99 <= ${POOL_OVER_FLOOR_GOAL}`,
+      value: poolOverFloor,
+      met: poolOverFloor <= POOL_OVER_FLOOR_GOAL,
     });
   }
   if (loop !== undefined && Number.isFinite(heavyMs)) {
@@ -460,6 +489,7 @@ function summarize(runs) {
     heavyMs: Number.isFinite(heavyMs) ? heavyMs : null,
     cheapP50LoopOverPool: ratio(loop?.cheap.p50Ms, pool?.cheap.p50Ms),
     cheapP99LoopOverPool: ratio(loop?.cheap.p99Ms, pool?.cheap.p99Ms),
+    cheapP99PoolOverFloor: poolOverFloor,
     heavyRpsPoolOverLoop: heavyKept,
     goals,
   };
@@ -467,6 +497,7 @@ function summarize(runs) {
 
 function format(runs, s, iterations, opts) {
   const head = [
+    'variant',
     'logic',
     'threads',
     'cheap p50 ms',
@@ -485,12 +516,14 @@ function format(runs, s, iterations, opts) {
     r.error !== undefined
       ? [
           r.variant,
+          r.logic,
           r.threads === null ? '-' : String(r.threads),
           'ERROR',
-          ...head.slice(3).fill('-'),
+          ...head.slice(4).fill('-'),
         ]
       : [
           r.variant,
+          r.logic,
           r.threads === null ? '-' : String(r.threads),
           num(r.cheap.p50Ms, 2),
           num(r.cheap.p90Ms, 2),
@@ -498,9 +531,9 @@ function format(runs, s, iterations, opts) {
           num(r.cheap.p999Ms, 2),
           num(r.cheap.maxMs, 1),
           num(r.cheap.rps, 0),
-          num(r.heavy.rps, 1),
-          num(r.heavy.p50Ms, 1),
-          num(r.heavy.p99Ms, 1),
+          num(r.heavy?.rps, 1),
+          num(r.heavy?.p50Ms, 1),
+          num(r.heavy?.p99Ms, 1),
           num(r.serverCpuPercent, 0),
           `${num(r.otherLoadPercent, 0)}${r.otherLoadPercent >= OTHER_LOAD_WARN ? '*' : ''}`,
         ],
@@ -511,7 +544,7 @@ function format(runs, s, iterations, opts) {
     `heavy: GET /heavy, ${iterations} PBKDF2-SHA256 rounds (${num(s.heavyMs, 1)} ms on the server's cores), ` +
       `wrk -c${opts.heavyConnections} back to back; cheap: GET /cheap, wrk -c${opts.cheapConnections}, ` +
       `a random 0-${2 * opts.cheapInterval} ms pause after each response`,
-    ...grid(head, body, 1),
+    ...grid(head, body, 2),
     '',
     `srv CPU %: the server process, all threads, of ${list(opts.serverCpu).length * 100}%; ` +
       `other %: busy time of the measured cores not spent by the server, wrk or interrupts`,
@@ -522,7 +555,8 @@ function format(runs, s, iterations, opts) {
     );
   }
   lines.push(
-    `loop/pool: cheap p50 ${num(s.cheapP50LoopOverPool, 1)}x, cheap p99 ${num(s.cheapP99LoopOverPool, 1)}x; ` +
+    `floor: no heavy load. loop/pool: cheap p50 ${num(s.cheapP50LoopOverPool, 1)}x, ` +
+      `cheap p99 ${num(s.cheapP99LoopOverPool, 1)}x; pool/floor cheap p99 ${num(s.cheapP99PoolOverFloor, 2)}; ` +
       `pool/loop heavy req/s ${num(s.heavyRpsPoolOverLoop, 2)}`,
   );
   for (const g of s.goals) {
@@ -547,7 +581,7 @@ function results(opts, env, iterations, runs, summary, errors) {
     parameters: {
       seconds: opts.seconds,
       warmup: opts.warmup,
-      variants: opts.variants,
+      variants: Object.fromEntries(opts.variants.map((v) => [v, VARIANTS[v]])),
       threads: opts.threads,
       heavyIterations: iterations,
       heavyMsTarget: opts.heavyIterations === undefined ? opts.heavyMs : null,
