@@ -483,12 +483,19 @@ function median(xs) {
   return v.length % 2 === 1 ? v[mid] : round((v[mid - 1] + v[mid]) / 2, 3);
 }
 
-/** One row per variant: medians over the rounds that succeeded, per-loop counts summed. */
+/**
+ * One row per variant: medians over the rounds that succeeded (the quiet ones, when any were),
+ * per-loop counts summed over the same rounds.
+ */
 function summarize(runs, opts) {
   const rows = opts.variants.map((variant) => {
     const mine = runs.filter((r) => r.variant === variant);
-    const ok = (scenario) =>
-      mine.map((r) => r[scenario]).filter((x) => x !== undefined && x.error === undefined);
+    // Runs that other processes disturbed count only when no run of that scenario was quiet.
+    const ok = (scenario) => {
+      const done = mine.map((r) => r[scenario]).filter((x) => x !== undefined && !x.error);
+      const quiet = done.filter((x) => x.otherLoadPercent < OTHER_LOAD_WARN);
+      return quiet.length > 0 ? quiet : done;
+    };
     const short = ok('short');
     const pp = ok('pingpong');
     const mid = (list, key) => median(list.map((x) => x[key]));
@@ -590,7 +597,9 @@ function format(table, opts) {
     `srv us/conn: CPU time of the server (process and children) per connection; ` +
       `srv CPU %: the same in the ping-pong run, of ${cores * 100}% (${cores} cores)`,
     `other %: busy time of every core not spent by server, client or interrupts` +
-      (opts.repeat > 1 ? ' (the worst run); per-loop counts are summed over the rounds' : ''),
+      (opts.repeat > 1
+        ? ' (the worst run counted); medians over the quiet rounds when any were, per-loop counts summed over them'
+        : ''),
   ];
   if (table.rows.some((r) => r.otherLoadPercent >= OTHER_LOAD_WARN)) {
     lines.push(
@@ -637,7 +646,8 @@ function results(opts, env, runs, table, errors) {
       pingpongClient: `taskset -c ${opts.clientCpu} ${display(pingpongClient)} --host 127.0.0.1 --port PORT --sessions ${opts.sessions} --block ${opts.block} --seconds T`,
       wrk: env.wrkVersion,
       units: {
-        table: 'medians over the rounds (--repeat) that succeeded; per-loop counts summed',
+        table:
+          'medians over the rounds (--repeat) that succeeded, only the quiet ones (other load under 10%) when any were; per-loop counts summed over the same rounds',
         connPerSec: 'responses wrk completed (one connection each) / wrk duration',
         serverUsPerConn: 'server CPU seconds (process and children) during the run / responses',
         balance: 'max/min over loops of stats().loops[i].accepted during the timed run',
