@@ -1,5 +1,5 @@
 // hash: a CPU-bound line service, the same code under every concurrency model (compare them with
-// `polyloop hash --model M --loops N`, or `npm run bench -- models`). Each line is a password;
+// `polyloop hash --model M --loops N` and a client of your own). Each line is a password;
 // the reply is its scrypt hash in hex. One hash takes about a millisecond of CPU, so a single
 // loop is saturated quickly and more loops pay off up to the number of cores.
 import { scryptSync } from 'node:crypto';
