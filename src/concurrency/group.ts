@@ -8,7 +8,7 @@ import { createError } from '../errors.js';
 import type { ServerAddress } from '../io/listener.js';
 import type { Logger } from '../log.js';
 import type { Feeder } from './feeder.js';
-import { S_RESTARTS, StatsTable, type LoopStats } from './loop-stats.js';
+import { S_HANDED_OFF, S_RESTARTS, StatsTable, type LoopStats } from './loop-stats.js';
 import type { Model, ResolvedOptions, WorkerKind } from './options.js';
 import type { FromWorker, WorkerInit } from './protocol.js';
 import { ReusePortFeeder } from './reuse-port.js';
@@ -212,7 +212,9 @@ export class LoopGroup extends EventEmitter<ServerEvents> implements Server {
     } else if (msg.t === 'stats') {
       const row = this.table.rows[from.id]!;
       // The main thread owns handedOff and restarts; the loop owns the rest.
-      for (let i = 0; i < msg.row.length; i++) if (i !== 5 && i !== 6) row[i] = msg.row[i]!;
+      for (let i = 0; i < msg.row.length; i++) {
+        if (i !== S_HANDED_OFF && i !== S_RESTARTS) row[i] = msg.row[i]!;
+      }
     }
   }
 
