@@ -20,7 +20,7 @@
 //
 //   node bench/run.mjs proactor [--seconds 10 | --quick] [--warmup 2] [--variants floor,loop,pool]
 //       [--threads 2] [--heavy-ms 15 | --heavy-iterations N] [--heavy-connections 1]
-//       [--cheap-connections 2] [--cheap-interval 5] [--server-cpu 0,1] [--client-cpu 0]
+//       [--cheap-connections 2] [--cheap-interval 5] [--retries 1] [--server-cpu 0,1] [--client-cpu 0]
 //       [--build] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -78,6 +78,12 @@ export async function main(argv) {
   return guarded('proactor', 'servers and clients stopped', () => run(opts));
 }
 
+function nonNegativeInt(flag, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag}: not an integer >= 0: ${text}`);
+  return n;
+}
+
 function options(argv) {
   const { values, common } = parseOptions(
     argv,
@@ -90,6 +96,7 @@ function options(argv) {
       'heavy-connections': { type: 'string', default: '1' },
       'cheap-connections': { type: 'string', default: '2' },
       'cheap-interval': { type: 'string', default: '5' },
+      retries: { type: 'string', default: '1' },
     },
     path.resolve(here, '../results/proactor.json'),
   );
@@ -124,6 +131,7 @@ function options(argv) {
     heavyConnections: positiveInt('heavy-connections', values['heavy-connections']),
     cheapConnections: positiveInt('cheap-connections', values['cheap-connections']),
     cheapInterval: interval,
+    retries: nonNegativeInt('retries', values.retries),
   };
 }
 
@@ -140,21 +148,25 @@ async function run(opts) {
   const runs = [];
   const errors = [];
   for (const [i, variant] of opts.variants.entries()) {
-    process.stderr.write(`[${i + 1}/${opts.variants.length}] ${variant} ... `);
-    const r = await measure(variant, iterations, opts, env);
-    runs.push(r);
-    if (r.error !== undefined) {
-      errors.push(`${variant}: ${r.error}`);
-      process.stderr.write(`ERROR\n  ${r.error}\n`);
-    } else {
-      const noisy =
-        r.otherLoadPercent >= OTHER_LOAD_WARN ? ` (other load ${r.otherLoadPercent}%)` : '';
-      process.stderr.write(
-        `cheap p99 ${num(r.cheap.p99Ms, 2)} ms` +
-          `${r.heavy === null ? '' : `, heavy ${num(r.heavy.rps, 1)} req/s`}${noisy}\n`,
-      );
+    // A run that other processes disturbed is run again (`--retries`); the quietest one counts.
+    let best;
+    const otherLoads = [];
+    for (let attempt = 0; attempt <= opts.retries; attempt++) {
+      process.stderr.write(`[${i + 1}/${opts.variants.length}] ${variant} ... `);
+      const r = await measure(variant, iterations, opts, env);
+      process.stderr.write(`${progress(r)}\n`);
+      await sleep(300); // let the previous server's sockets wind down
+      if (r.error !== undefined) {
+        best = r;
+        break;
+      }
+      otherLoads.push(r.otherLoadPercent);
+      if (best === undefined || r.otherLoadPercent < best.otherLoadPercent) best = r;
+      if (r.otherLoadPercent < OTHER_LOAD_WARN) break;
     }
-    await sleep(300); // let the previous server's sockets wind down
+    best.otherLoadPerAttempt = otherLoads;
+    runs.push(best);
+    if (best.error !== undefined) errors.push(`${variant}: ${best.error}`);
   }
   const summary = summarize(runs);
   process.stdout.write(`\n${format(runs, summary, iterations, opts)}\n`);
@@ -164,6 +176,13 @@ async function run(opts) {
     return 1;
   }
   return 0;
+}
+
+function progress(r) {
+  if (r.error !== undefined) return `ERROR\n  ${r.error}`;
+  const noisy = r.otherLoadPercent >= OTHER_LOAD_WARN ? ` (other load ${r.otherLoadPercent}%)` : '';
+  const heavy = r.heavy === null ? '' : `, heavy ${num(r.heavy.rps, 1)} req/s`;
+  return `cheap p99 ${num(r.cheap.p99Ms, 2)} ms${heavy}${noisy}`;
 }
 
 function preflight(opts) {
@@ -588,6 +607,7 @@ function results(opts, env, iterations, runs, summary, errors) {
       heavyConnections: opts.heavyConnections,
       cheapConnections: opts.cheapConnections,
       cheapIntervalMs: opts.cheapInterval,
+      retries: opts.retries,
       serverCpus: opts.serverCpu,
       clientCpu: Number(opts.clientCpu),
       pinning:
@@ -602,6 +622,7 @@ function results(opts, env, iterations, runs, summary, errors) {
         serverCpuPercent: 'utime + stime of the server process (all threads) / cheap window',
         otherLoadPercent:
           'busy time of the server and client cores not spent by server, wrk or interrupts',
+        otherLoadPerAttempt: `other load % of each attempt; a run at ${OTHER_LOAD_WARN}% or more is repeated up to --retries times and the quietest kept`,
       },
     },
     runs,
