@@ -9,11 +9,13 @@
  *           ├ row 1: ...                             │ padded to 64 bytes so two owners never
  *           └ ...                                    ┘ share a cache line
  *
- * A value is 53 bits (a JavaScript safe integer) in two int32 words. So that a reader never sees
- * the low word of one update with the high word of another, every row carries a sequence
- * number (a seqlock): the owner makes it odd, writes, and makes it even again; a reader copies
- * the row between two reads of an equal, even sequence, and tries again otherwise. Writers never
- * wait for readers; a reader retries only while its row is being written.
+ * A value is 53 bits (a JavaScript safe integer) in two int32 words. An update that leaves the
+ * high word alone (almost all of them) is one atomic store of the low word. So that a reader
+ * never sees the low word of one update with the high word of another when both change, every
+ * row carries a sequence number (a seqlock): for such an update the owner makes it odd, writes
+ * both words, and makes it even again; a reader copies the row between two reads of an equal,
+ * even sequence, and tries again otherwise. Writers never wait for readers; a reader retries only
+ * while its row is being written.
  */
 import { createError, invalidArg } from '../errors.js';
 
@@ -251,7 +253,8 @@ export class CounterSlot {
 
   /** Sets counter `counter` of this row to `value` (a gauge: e.g. connections open here). */
   set(counter: number, value: number): void {
-    if (this.#values[counter] === undefined || this.#released) {
+    const old = this.#values[counter];
+    if (old === undefined || this.#released) {
       throw this.#released
         ? createError('PL_ERR_LOCK_STATE', `CounterSlot ${this.index} was released`)
         : invalidArg('counter', counter, `an index below ${this.#values.length}`);
@@ -263,8 +266,14 @@ export class CounterSlot {
     const w = this.#w;
     const at = this.#row + R_VALUES + 2 * counter;
     const hi = Math.floor(value / TWO32);
+    const lo = value - hi * TWO32; // low 32 bits, stored as int32
+    if (hi === Math.floor(old / TWO32)) {
+      // The high word stays: one store is a whole update (almost every add takes this path).
+      Atomics.store(w, at, lo);
+      return;
+    }
     Atomics.store(w, this.#row + R_SEQ, ++this.#seq); // odd: readers of this row retry
-    Atomics.store(w, at, value - hi * TWO32); // low 32 bits (stored as int32)
+    Atomics.store(w, at, lo);
     Atomics.store(w, at + 1, hi);
     Atomics.store(w, this.#row + R_SEQ, ++this.#seq); // even: consistent again
   }
