@@ -14,7 +14,7 @@
 // on core 0. Each run is an untimed warm-up of the same wrk command, then T seconds. Compare the
 // ratios, not the absolute numbers.
 //
-//   node bench/run.mjs http [--seconds 5 | --quick] [--warmup 1]
+//   node bench/run.mjs http [--seconds 5 | --quick] [--warmup 1] [--repeat 1]
 //       [--scenarios hello-c50,hello-c256,pipeline16,file-1k,file-1m]
 //       [--servers polyloop,node-http,fastify,net,nginx] [--build] [--out FILE]
 import { execFileSync } from 'node:child_process';
@@ -126,6 +126,7 @@ function options(argv) {
     argv,
     {
       warmup: { type: 'string', default: '1' },
+      repeat: { type: 'string', default: '1' },
       scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(',') },
       servers: { type: 'string', default: SERVERS.join(',') },
     },
@@ -133,6 +134,9 @@ function options(argv) {
   );
   const warmup = Number(values.warmup);
   if (!(warmup >= 0)) throw new Error(`--warmup: not a number >= 0: ${values.warmup}`);
+  const repeat = Number(values.repeat);
+  if (!(Number.isInteger(repeat) && repeat >= 1))
+    throw new Error(`--repeat: not an integer >= 1: ${values.repeat}`);
   const names = list(values.scenarios);
   for (const n of names) {
     if (!SCENARIOS.some((s) => s.name === n))
@@ -144,7 +148,7 @@ function options(argv) {
   for (const s of servers) {
     if (!SERVERS.includes(s)) throw new Error(`--servers: unknown server ${s} (${SERVERS})`);
   }
-  return { ...common, warmup, scenarios, servers };
+  return { ...common, warmup, repeat, scenarios, servers };
 }
 
 const sizeLabel = (bytes) => (bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`);
@@ -189,16 +193,22 @@ async function run(opts) {
     }
   }
 
+  // With --repeat N, a scenario's servers take turns N times: a burst of other load then costs
+  // one round of one server, and the table keeps each server's best round.
   const plan = opts.scenarios.flatMap((sc) =>
-    wanted.filter((s) => sc.servers.includes(s)).map((s) => [sc, s]),
+    Array.from({ length: opts.repeat }, (_, i) =>
+      wanted.filter((s) => sc.servers.includes(s)).map((s) => [sc, s, i + 1]),
+    ).flat(),
   );
   const runs = [];
-  for (const [sc, name] of plan) {
+  for (const [sc, name, round] of plan) {
     const srv = servers.get(name);
-    process.stderr.write(`[${runs.length + 1}/${plan.length}] ${sc.name} ${name} ... `);
+    const label = opts.repeat > 1 ? ` (round ${round})` : '';
+    process.stderr.write(`[${runs.length + 1}/${plan.length}] ${sc.name} ${name}${label} ... `);
     const r = {
       scenario: sc.name,
       server: name,
+      round,
       connections: sc.connections,
       pipeline: sc.pipeline,
     };
@@ -556,16 +566,20 @@ function summarize(runs, opts, wanted) {
     };
     for (const r of runs) {
       if (r.scenario !== sc.name) continue;
-      row.servers[r.server] =
-        r.error === undefined
-          ? {
-              rps: r.rps,
-              mibps: r.mibps ?? null,
-              serverCpuPercent: r.serverCpuPercent,
-              clientCpuPercent: r.clientCpuPercent,
-              otherLoadPercent: r.otherLoadPercent,
-            }
-          : null;
+      const best = row.servers[r.server];
+      if (r.error !== undefined) {
+        if (best === undefined) row.servers[r.server] = null;
+        continue;
+      }
+      if (best != null && best.rps >= r.rps) continue;
+      row.servers[r.server] = {
+        rps: r.rps,
+        mibps: r.mibps ?? null,
+        serverCpuPercent: r.serverCpuPercent,
+        clientCpuPercent: r.clientCpuPercent,
+        otherLoadPercent: r.otherLoadPercent,
+        round: r.round,
+      };
     }
     const p = row.servers.polyloop?.rps;
     for (const peer of PEERS) {
@@ -599,7 +613,8 @@ const display = (a) => {
 };
 
 function format(rows, goals, opts, wanted, notes) {
-  const title = `http: ${opts.seconds} s per run (+${opts.warmup} s warm-up), servers on cpu ${opts.serverCpu}, wrk -t1 on cpu ${opts.clientCpu}`;
+  const best = opts.repeat > 1 ? `, best of ${opts.repeat} rounds` : '';
+  const title = `http: ${opts.seconds} s per run (+${opts.warmup} s warm-up)${best}, servers on cpu ${opts.serverCpu}, wrk -t1 on cpu ${opts.clientCpu}`;
   const body = [];
   for (const row of rows) {
     for (const s of wanted) {
@@ -673,6 +688,7 @@ function results(opts, env, notes, servers, runs, table, goals, errors) {
     parameters: {
       seconds: opts.seconds,
       warmupSeconds: opts.warmup,
+      repeat: opts.repeat,
       scenarios: opts.scenarios.map((s) => ({
         name: s.name,
         what: s.what,
