@@ -180,6 +180,7 @@ export class LoopGroup extends EventEmitter<ServerEvents> implements Server {
           ? { pauseOnHighWaterMark: this.o.pauseOnHighWaterMark }
           : {}),
         ...(this.o.noDelay !== undefined ? { noDelay: this.o.noDelay } : {}),
+        ...(this.o.bufferPool === false ? { bufferPool: false as const } : {}),
       },
       stats:
         this.workers === 'thread' ? (this.table.rows[id]!.buffer as SharedArrayBuffer) : undefined,

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { invalidArg } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConnectionOptions } from '../io/connection.js';
+import { checkBufferPoolOption, type BufferPool } from '../io/buffer-pool.js';
 import type { LogicPoolOptions } from './proactor.js';
 
 /** How loops are arranged. See docs/concurrency-models.md. */
@@ -68,6 +69,8 @@ export interface ResolvedOptions {
   highWaterMark: number | undefined;
   pauseOnHighWaterMark: boolean | undefined;
   noDelay: boolean | undefined;
+  /** Reactor: the pool itself or `false`; worker loops: only `false` crosses to them. */
+  bufferPool: BufferPool | false | undefined;
   logic: 'loop' | 'pool';
   pool: LogicPoolOptions;
   args: unknown;
@@ -126,6 +129,15 @@ export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
   ) {
     throw invalidArg('host', options.host, 'a non-empty string');
   }
+  const bufferPool = checkBufferPoolOption(options.bufferPool);
+  if (bufferPool !== undefined && bufferPool !== false && resolvedModel !== 'reactor') {
+    // A pool's buffers belong to the thread that made them; every worker loop has its own.
+    throw invalidArg(
+      'bufferPool',
+      bufferPool,
+      `false or unset with model '${resolvedModel}' (each worker loop uses its own thread's pool)`,
+    );
+  }
   const max = options.maxConnections;
   if (max !== undefined && max !== Infinity && !(Number.isInteger(max) && max >= 0)) {
     throw invalidArg('maxConnections', max, 'a non-negative integer or Infinity');
@@ -146,6 +158,7 @@ export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
     highWaterMark: int('highWaterMark', options.highWaterMark, 0, Number.MAX_SAFE_INTEGER),
     pauseOnHighWaterMark: options.pauseOnHighWaterMark,
     noDelay: options.noDelay,
+    bufferPool,
     logic: oneOf('logic', options.logic, ['loop', 'pool'] as const) ?? 'loop',
     pool: checkPool(options.pool),
     args: options.args,

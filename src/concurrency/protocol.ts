@@ -30,6 +30,8 @@ export interface LoopServerOptions {
   highWaterMark?: number;
   pauseOnHighWaterMark?: boolean;
   noDelay?: boolean;
+  /** Only `false` (plain allocations) crosses threads; unset: each loop's default pool. */
+  bufferPool?: false;
 }
 
 export interface WorkerInit {

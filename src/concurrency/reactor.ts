@@ -47,6 +47,7 @@ export class ReactorServer extends EventEmitter<ServerEvents> implements Server 
         ? { pauseOnHighWaterMark: o.pauseOnHighWaterMark }
         : {}),
       ...(o.noDelay !== undefined ? { noDelay: o.noDelay } : {}),
+      ...(o.bufferPool !== undefined ? { bufferPool: o.bufferPool } : {}),
     });
     const r = new ReactorServer(server, o, closeLogic, logger);
     r.addr = await server.listen();

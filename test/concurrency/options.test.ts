@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { resolveOptions } from '../../src/concurrency/options.js';
-import { serve, defineApp } from '../../src/index.js';
+import { BufferPool, serve, defineApp } from '../../src/index.js';
+import { LineClient, startServer } from './support.js';
 
 describe('serve options', () => {
   it('defaults to half-sync on every core, reactor on one loop', () => {
@@ -30,6 +31,15 @@ describe('serve options', () => {
       [{ host: '' }, /host/],
       [{ maxConnections: -1 }, /maxConnections/],
       [{ handoff: 'pigeon' }, /handoff/],
+      [{ bufferPool: true }, /bufferPool must be a BufferPool or false/],
+      [
+        { model: 'half-sync', loops: 2, bufferPool: new BufferPool() },
+        /bufferPool must be false or unset with model 'half-sync'/,
+      ],
+      [
+        { model: 'reuse-port', loops: 2, bufferPool: new BufferPool() },
+        /bufferPool must be false or unset with model 'reuse-port'/,
+      ],
     ];
     for (const [options, message] of bad) {
       assert.throws(
@@ -39,6 +49,25 @@ describe('serve options', () => {
         JSON.stringify(options),
       );
     }
+  });
+
+  it("uses the reactor's bufferPool, and sends `false` to worker loops", async () => {
+    const pool = new BufferPool();
+    const reactor = await startServer({ model: 'reactor', bufferPool: pool });
+    const a = await LineClient.connect(reactor.address.port);
+    assert.equal(await a.ask('echo pooled'), 'pooled');
+    a.close();
+    const used = pool.stats().classes.reduce((n, c) => n + c.hits + c.misses, 0);
+    assert.ok(used > 0, 'the connection took its buffers from the given pool');
+
+    const workers = await startServer({ model: 'half-sync', bufferPool: false });
+    const b = await LineClient.connect(workers.address.port);
+    assert.equal(await b.ask('echo plain'), 'plain');
+    b.close();
+    assert.equal(
+      resolveOptions({ model: 'half-sync', loops: 2, bufferPool: false }).bufferPool,
+      false,
+    );
   });
 
   it('refuses an inline app for worker models: loops load modules', async () => {
