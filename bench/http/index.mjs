@@ -8,6 +8,9 @@
 //   file-1k      GET /file/file-1k.bin, 1 KiB, -c50: polyloop res.sendFile, Node
 //                fs.createReadStream().pipe(res), nginx `sendfile on`
 //   file-1m      the same with 1 MiB, -c8
+//   file-1m-getter  file-1m loaded by getter.c instead of wrk: one thread that reads up to 1 MiB
+//                per read(2), where wrk reads 8 KiB; at gigabytes per second wrk's own reads
+//                saturate its core, so this row shows the servers' own limit
 //
 // Each server is started once, on core 1 (`taskset -c 1`), and checked (GET / answers 200 with
 // the body; every file is downloaded and compared by sha256) before anything is timed; wrk runs
@@ -26,6 +29,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   accepts,
+  binDir,
+  compileC,
   freePort,
   spawnText,
   which,
@@ -98,6 +103,15 @@ const SCENARIOS = [
     file: 2 ** 20,
     servers: FILE_SERVERS,
   },
+  {
+    name: 'file-1m-getter',
+    what: 'static 1 MiB, getter.c',
+    connections: 8,
+    pipeline: 1,
+    file: 2 ** 20,
+    client: 'getter',
+    servers: FILE_SERVERS,
+  },
 ];
 /** Other processes' share of a pinned core (%) above which a run is flagged as noisy. */
 const OTHER_LOAD_WARN = 10;
@@ -110,6 +124,8 @@ const GOALS = [
   ['pipeline16', 'node-http', 10],
   ['file-1m', 'node-http', 2],
   ['file-1m', 'nginx', 0.8],
+  ['file-1m-getter', 'node-http', 2],
+  ['file-1m-getter', 'nginx', 0.8],
 ];
 const PEERS = ['node-http', 'fastify', 'net', 'nginx'];
 
@@ -267,6 +283,11 @@ function preflight(opts) {
   const wrkVersion = spawnText(wrk, ['-v'])
     .split('\n')[0]
     .replace(/ Copyright.*$/, '');
+  let getter;
+  if (opts.scenarios.some((sc) => sc.client === 'getter')) {
+    getter = path.join(binDir, 'getter');
+    compileC('http', path.join(here, 'getter.c'), getter);
+  }
   if (opts.servers.includes('polyloop')) ensureBuilt('http', polyloopDist, opts.build);
   const servers = [...opts.servers];
   const nginx = which('nginx', ['/usr/sbin/nginx']);
@@ -289,7 +310,17 @@ function preflight(opts) {
     }
   }
   if (servers.length === 0) throw new Error('no server left to run');
-  return { servers, clkTck, nginx, nginxVersion, wrk, wrkVersion, fastifyVersion, notes };
+  return {
+    servers,
+    clkTck,
+    nginx,
+    nginxVersion,
+    wrk,
+    wrkVersion,
+    getter,
+    fastifyVersion,
+    notes,
+  };
 }
 
 function makeFile(dir, size) {
@@ -423,8 +454,12 @@ async function verify(srv, files) {
 }
 
 function wrkCommand(srv, sc, seconds, env) {
-  const url = `http://${srv.host}:${srv.port}${sc.file ? `/file/${fileName(sc.file)}` : '/'}`;
+  const urlPath = sc.file ? `/file/${fileName(sc.file)}` : '/';
+  const url = `http://${srv.host}:${srv.port}${urlPath}`;
   const d = Math.max(1, Math.round(seconds));
+  if (sc.client === 'getter') {
+    return [env.getter, srv.host, String(srv.port), urlPath, String(sc.connections), String(d)];
+  }
   const argv = [env.wrk, '-t1', `-c${sc.connections}`, `-d${d}s`, '-s', wrkScript, url];
   if (sc.pipeline > 1) argv.push('--', String(sc.pipeline));
   return argv;
@@ -636,7 +671,7 @@ function format(rows, goals, opts, wanted, notes) {
     }
   }
   const runs = grid(
-    ['scenario', 'server', 'req/s', 'MiB/s', 'server CPU %', 'wrk CPU %', 'other load %'],
+    ['scenario', 'server', 'req/s', 'MiB/s', 'server CPU %', 'client CPU %', 'other load %'],
     body,
     2,
   );
@@ -695,6 +730,7 @@ function results(opts, env, notes, servers, runs, table, goals, errors) {
         connections: s.connections,
         pipeline: s.pipeline,
         fileBytes: s.file ?? null,
+        client: s.client ?? 'wrk',
         servers: s.servers.filter((x) => env.servers.includes(x)),
       })),
       servers: env.servers,
