@@ -118,6 +118,14 @@ export interface NativeAddon {
   readonly dup: (fd: number) => number;
   /** close(2). Never on an fd that a net.Socket or net.Server owns. */
   readonly close: (fd: number) => void;
+  /**
+   * One non-blocking send(2) of `bytes[offset, offset + length)` to socket `fd`, without SIGPIPE:
+   * returns the bytes the kernel took (fewer than `length` when its buffer filled up), or a
+   * negative errno (`-EAGAIN`: full, nothing sent; `-EPIPE`, `-ECONNRESET`, ...). Never throws
+   * for a failed send, only for a bad argument. Bytes sent this way bypass the socket's write
+   * queue: use it only while that queue is empty, and only on an fd that is still open.
+   */
+  readonly writeBytes: (fd: number, bytes: Uint8Array, offset: number, length: number) => number;
   /** An acceptor on `listenFd`, created stopped. */
   readonly createAcceptor: (listenFd: number, onAccept: AcceptCallback) => NativeAcceptor;
   /**
@@ -185,6 +193,7 @@ const FUNCTIONS = [
   'localPort',
   'dup',
   'close',
+  'writeBytes',
   'createAcceptor',
   'sendFile',
   'getFdLimit',
@@ -219,6 +228,8 @@ function wrap(raw: RawAddon): NativeAddon {
     localPort: (fd) => raw.localPort(fd),
     dup: (fd) => raw.dup(fd),
     close: (fd) => raw.close(fd),
+    // Not wrapped: it is on the write path of every connection.
+    writeBytes: raw.writeBytes,
     createAcceptor: (listenFd, onAccept) => raw.createAcceptor(listenFd, onAccept),
     sendFile(socketFd, fileFd, offset, length, head) {
       const task =

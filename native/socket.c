@@ -1,6 +1,7 @@
 /*
- * Sockets and descriptors: listen() with chosen options, localPort(), dup(), close(), and the
- * RLIMIT_NOFILE limits. All synchronous; safe from any thread's environment.
+ * Sockets and descriptors: listen() with chosen options, localPort(), dup(), close(), a direct
+ * non-blocking send (writeBytes), and the RLIMIT_NOFILE limits. All synchronous; safe from any
+ * thread's environment.
  */
 #include "polyloop.h"
 
@@ -227,6 +228,45 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * writeBytes(fd, bytes, offset, length) -> bytes sent, or -errno (-EAGAIN when the socket buffer
+ * is full). One non-blocking send(2) of bytes[offset, offset + length), without SIGPIPE; a short
+ * count means the socket buffer filled up. A failed send is a return value, not an exception:
+ * the caller falls back to its queued write, which reports the error the usual way. Only a bad
+ * argument throws.
+ */
+static napi_value js_write_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4] = {NULL, NULL, NULL, NULL};
+  PL_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (!pl_arg_fd(env, argv[0], "writeBytes(fd, ...)", &fd)) return NULL;
+  bool is_typed = false;
+  if (argv[1] != NULL) napi_is_typedarray(env, argv[1], &is_typed);
+  napi_typedarray_type kind = napi_int8_array;
+  size_t size = 0;
+  void *data = NULL;
+  if (is_typed)
+    PL_CHECK(env, napi_get_typedarray_info(env, argv[1], &kind, &size, &data, NULL, NULL));
+  if (!is_typed || kind != napi_uint8_array)
+    return pl_throw_arg(env, "writeBytes(fd, bytes, ...)", "a Uint8Array", argv[1]);
+  double offset, length;
+  if (!pl_arg_int(env, argv[2], "writeBytes(..., offset, ...)", 0, (double)size, &offset) ||
+      !pl_arg_int(env, argv[3], "writeBytes(..., length)", 0, (double)size - offset, &length))
+    return NULL;
+  ssize_t n = 0;
+  if (length > 0) {
+    do {
+      n = send(fd, (char *)data + (size_t)offset, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  }
+  napi_value result;
+  /* A single send(2) moves at most 0x7ffff000 bytes on Linux: the count fits a double anyway. */
+  PL_CHECK(env, napi_create_double(env, (double)n, &result));
+  return result;
+}
+
 static double limit_number(rlim_t v) {
   return v == RLIM_INFINITY ? INFINITY : (double)v;
 }
@@ -281,6 +321,7 @@ napi_status pl_init_socket(napi_env env, napi_value exports) {
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"dup", NULL, js_dup, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default_jsproperty, NULL},
+      {"writeBytes", NULL, js_write_bytes, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"getFdLimit", NULL, js_get_fd_limit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"setFdLimit", NULL, js_set_fd_limit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
   };

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { tryNative, type NativeAddon } from '../../native/index.js';
 import type { Codec, Decoder } from '../codec/codec.js';
 import { createError, isPolyloopError, type PolyloopError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -95,6 +96,20 @@ export interface ConnectionOwner<In, Out, Ctx> {
 
 let nextId = 1;
 
+/** The addon's non-blocking send, resolved on first use per thread; null: not looked up yet. */
+let directSend: NativeAddon['writeBytes'] | undefined | null = null;
+
+/**
+ * The libuv handle behind a plain TCP socket and its fd, or undefined: TLS, pipes, and sockets
+ * still connecting or already closed go through `socket.write` only. Node keeps the handle in
+ * `_handle` (null once the socket is destroyed and the fd closed).
+ */
+function tcpHandle(socket: Socket): { fd: number } | undefined {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  if (handle == null || handle.constructor?.name !== 'TCP') return undefined;
+  return typeof handle.fd === 'number' && handle.fd > 0 ? (handle as { fd: number }) : undefined;
+}
+
 /**
  * One TCP connection, owned by one loop from accept (or connect) to close.
  *
@@ -149,6 +164,13 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   private reason: CloseReason | undefined;
   private delayedClose: NodeJS.Timeout | undefined;
   private readonly afterWrite = (err?: Error | null): void => this.onWritten(err);
+  /**
+   * The socket's TCP handle and fd while writes may go straight to the kernel with the addon's
+   * `writeBytes` (see `write`); undefined: always through `socket.write`.
+   */
+  private directHandle: object | undefined;
+  private directFd = -1;
+  private writeBytes: NativeAddon['writeBytes'] | undefined;
 
   /**
    * @internal Created by a server or client. With an `arena`, the socket reads into that loop-wide
@@ -183,6 +205,13 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
     socket.on('close', () => this.onClosed());
+    if (directSend === null) directSend = tryNative()?.writeBytes;
+    const handle = directSend !== undefined ? tcpHandle(socket) : undefined;
+    if (handle !== undefined && !socket.connecting) {
+      this.directHandle = handle;
+      this.directFd = handle.fd;
+      this.writeBytes = directSend!;
+    }
     this.stateValue = 'connected';
     const app = this.owner.app;
     try {
@@ -425,6 +454,16 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
   // ---- internals ------------------------------------------------------------------------------
 
   private write(data: Uint8Array | string): void {
+    if (typeof data !== 'string' && data.length > 0 && this.writeBytes !== undefined) {
+      const sent = this.writeDirect(data, 0, data.length);
+      if (sent === data.length) return;
+      if (sent > 0) data = data.subarray(sent);
+    }
+    this.queueWrite(data);
+  }
+
+  /** Writes through the socket's queue: completion comes back in `afterWrite`. */
+  private queueWrite(data: Uint8Array | string): void {
     const socket = this.socket;
     this.pendingWrites++;
     this.writesIssued++;
@@ -445,12 +484,64 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
     }
   }
 
+  /**
+   * With the addon and nothing queued in the socket: one send(2) of `bytes[offset, offset +
+   * length)` now, without the stream machinery's objects per write (request, callback, tick).
+   * Returns the bytes the kernel took; when that is all of them the write is complete (and
+   * counted as one). The rest is for `queueWrite`, after these bytes, so ordering, backpressure
+   * and errors stay in one place: a failed send returns 0 and the queued write reports the
+   * error the usual way. The handle check keeps a closed socket's fd number, which another
+   * connection may own by now, from ever being written.
+   */
+  private writeDirect(bytes: Uint8Array, offset: number, length: number): number {
+    const socket = this.socket;
+    if (
+      this.writeBytes === undefined ||
+      this.pendingWrites !== 0 ||
+      socket.writableLength !== 0 ||
+      socket.writableCorked !== 0 ||
+      socket.writableEnded ||
+      this.fileTransfers > 0 ||
+      (socket as unknown as { _handle: unknown })._handle !== this.directHandle
+    )
+      return 0;
+    const n = this.writeBytes(this.directFd, bytes, offset, length);
+    if (n <= 0) return 0; // -EAGAIN (full) or an error
+    this.bytesOut += n;
+    if (n === length) {
+      this.writesIssued++;
+      this.writesDone++;
+      this.writesDrained();
+    }
+    return n;
+  }
+
   /** Hands batched output to the socket. */
   private flush(): void {
     const out = this.output;
     if (out === undefined || out.readableBytes === 0 || this.fileTransfers > 0) return;
     if (this.stateValue === 'disconnected' || this.socket.destroyed) {
       out.retrieveAll();
+      return;
+    }
+    const pool = this.pool;
+    if (pool !== undefined && this.writeBytes !== undefined) {
+      // Sent from the pooled storage itself: no view of it per flush. Pooled output is never
+      // borrowed storage, so its prependable bytes are its read index.
+      const offset = out.prependableBytes;
+      const length = out.readableBytes;
+      const storage = out.takeStorage()!;
+      const sent = this.writeDirect(storage, offset, length);
+      if (sent < length) {
+        this.queueWrite(storage.subarray(offset + sent, offset + length));
+        if (this.socket.writableLength > 0) {
+          // The pending write still reads these bytes: back to the pool once it is done.
+          this.held.push(storage);
+          this.heldUntil.push(this.writesIssued);
+          return;
+        }
+      }
+      pool.release(storage);
       return;
     }
     this.write(out.peek());
@@ -482,6 +573,11 @@ export class Connection<In = Buffer, Out = Uint8Array | string, Ctx = undefined>
       this.pool!.release(this.held.shift()!);
     }
     if (err != null || this.pendingWrites > 0 || this.socket.writableLength > 0) return;
+    this.writesDrained();
+  }
+
+  /** Everything written so far is in the kernel: waiters, backpressure, `onWriteComplete`. */
+  private writesDrained(): void {
     if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
     if (this.aboveHighWaterMark) {
       this.aboveHighWaterMark = false;
