@@ -13,9 +13,28 @@ export type ReadSink = (chunk: Buffer) => void;
  */
 export class ReadArena {
   static readonly SIZE = 64 * 1024;
+  /** Slots of the view cache (a power of two): reads of a steady stream repeat a few lengths. */
+  static readonly VIEW_SLOTS = 64;
   current: Buffer = Buffer.allocUnsafeSlow(ReadArena.SIZE);
   /** Buffers given up to pending writes (a measure of backpressure churn). */
   retired = 0;
+  /** Views `current[0, n)` by `n % VIEW_SLOTS`, reused by later reads of the same length. */
+  private readonly views: (Buffer | undefined)[] = new Array<Buffer | undefined>(
+    ReadArena.VIEW_SLOTS,
+  ).fill(undefined);
+
+  /**
+   * The first `length` bytes of `current`, as a view that later reads of the same length get
+   * again: a read delivers its bytes without allocating. Like the bytes themselves, the view is
+   * valid only until the next read.
+   */
+  view(length: number): Buffer {
+    const slot = length & (ReadArena.VIEW_SLOTS - 1);
+    let v = this.views[slot];
+    if (v === undefined || v.length !== length)
+      this.views[slot] = v = this.current.subarray(0, length);
+    return v;
+  }
 
   /** True when `bytes` is a view of the buffer the next read will overwrite. */
   owns(bytes: Uint8Array): boolean {
@@ -25,6 +44,8 @@ export class ReadArena {
   retire(): void {
     this.current = Buffer.allocUnsafeSlow(ReadArena.SIZE);
     this.retired++;
+    // The pending write keeps the old buffer, and maybe one of these views of it.
+    this.views.fill(undefined);
   }
 }
 
@@ -60,7 +81,10 @@ export function adopt(fd: number, arena?: ReadArena, sink?: () => ReadSink): net
       buffer: () => arena.current,
       callback(nread: number, buf: Uint8Array): boolean {
         // The connection is created after the socket, so the sink is resolved on first read.
-        (deliver ??= sink())((buf as Buffer).subarray(0, nread));
+        // `buf` is the arena's current buffer (given by `buffer` above): its cached view.
+        (deliver ??= sink())(
+          buf === arena.current ? arena.view(nread) : (buf as Buffer).subarray(0, nread),
+        );
         return true;
       },
     },

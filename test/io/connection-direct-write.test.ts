@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { nativeStatus, native } from '../../native/index.js';
+import { ReadArena } from '../../src/io/adopt.js';
 import {
   BufferPool,
   lengthFieldCodec,
@@ -106,6 +107,26 @@ if (NATIVE) {
     });
   });
 }
+
+describe('ReadArena views', () => {
+  it('a read of a length seen before gets the same view; a retired buffer gets none', () => {
+    const arena = new ReadArena();
+    const a = arena.view(68);
+    assert.equal(a.length, 68);
+    assert.equal(a.buffer, arena.current.buffer);
+    assert.equal(a.byteOffset, arena.current.byteOffset);
+    assert.equal(arena.view(68), a);
+    const b = arena.view(68 + ReadArena.VIEW_SLOTS); // same slot, other length
+    assert.equal(b.length, 68 + ReadArena.VIEW_SLOTS);
+    assert.notEqual(arena.view(68), a);
+    const kept = arena.view(100);
+    arena.retire();
+    const fresh = arena.view(100);
+    assert.notEqual(fresh, kept);
+    assert.equal(fresh.buffer, arena.current.buffer);
+    assert.ok(arena.owns(fresh) && !arena.owns(kept));
+  });
+});
 
 forEachAcceptor('Connection direct writes', () => {
   it('an 8 MiB send to a slow reader arrives complete and in order, then later sends', async () => {
