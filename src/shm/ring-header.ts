@@ -24,6 +24,16 @@
  * in 5. In the latter case SEQ changes after the waiter read it in 2 (publish happened after 1,
  * and if SEQ changed before 2 the data was published before 3 saw it), so waitAsync in 4 either
  * returns 'not-equal' at once or is woken by the notify.
+ *
+ * Coalesced wake-ups (ByteRing): a woken waiter takes a while to run (its event loop must get to
+ * the settled promise), and until it does, WAIT still counts it, so step 5 would notify again for
+ * every message published meanwhile. With coalescing, step 5 sets a NOTIFIED bit in WAIT (CAS)
+ * and notifies only when it set the bit, and a waiter clears the bit between steps 2 and 3. A
+ * publisher that skips because it saw the bit either saw it before that clear, so it published
+ * before the waiter's step 3 (which sees the data), or saw it set again after the clear by a
+ * publisher that then bumps SEQ, after the waiter read it in 2, and notifies: step 4 does not
+ * sleep through that. (Clearing in step 1 instead would not do: a waiter woken for a condition
+ * that does not hold for it yet would park again under a stale bit, and never be woken.)
  */
 import { createError, invalidArg } from '../errors.js';
 
@@ -126,11 +136,13 @@ const waitAsync = (
 ).waitAsync;
 
 const noop = (): void => {};
+/** In a WAIT word of a coalescing side: a notify for the waiters counted there is under way. */
+const NOTIFIED = 1 << 30;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Steps 1–4 of the protocol above: resolves true once `ready()` holds, false if `timeoutMs`
- * passes first. Never blocks the thread: the wait is `Atomics.waitAsync`, a promise the event
+ * passes first. `coalesce`: the other side wakes this one with `wakeOnce`, not `wake`. Never blocks the thread: the wait is `Atomics.waitAsync`, a promise the event
  * loop settles. One waiter per side for SPSC rings; any number of producers for MPSC.
  */
 export async function waitUntil(
@@ -139,6 +151,7 @@ export async function waitUntil(
   waitWord: number,
   ready: () => boolean,
   timeoutMs = Infinity,
+  coalesce = false,
 ): Promise<boolean> {
   if (ready()) return true;
   if (!(timeoutMs > 0)) return false;
@@ -159,6 +172,10 @@ export async function waitUntil(
       Atomics.add(header, waitWord, 1);
       try {
         const seq = Atomics.load(header, seqWord);
+        // A notify under way is for this seq or an older one: the next publish must notify.
+        if (coalesce && (Atomics.load(header, waitWord) & NOTIFIED) !== 0) {
+          Atomics.and(header, waitWord, ~NOTIFIED);
+        }
         if (ready()) return true;
         if (timedOut) return false;
         const r = waitAsync(header, seqWord, seq);
@@ -179,5 +196,22 @@ export function wake(header: Int32Array, seqWord: number, waitWord: number): voi
   if (Atomics.load(header, waitWord) !== 0) {
     Atomics.add(header, seqWord, 1);
     Atomics.notify(header, seqWord);
+  }
+}
+
+/**
+ * Step 5 for a side whose waiters wait with `coalesce`: one notify per wake-up, however many
+ * publishes happen before the woken waiter runs. Costs one load while nobody waits.
+ */
+export function wakeOnce(header: Int32Array, seqWord: number, waitWord: number): void {
+  let w = Atomics.load(header, waitWord);
+  while (w !== 0 && (w & NOTIFIED) === 0) {
+    const seen = Atomics.compareExchange(header, waitWord, w, w | NOTIFIED);
+    if (seen === w) {
+      Atomics.add(header, seqWord, 1);
+      Atomics.notify(header, seqWord);
+      return;
+    }
+    w = seen;
   }
 }

@@ -6,7 +6,7 @@ import { ByteRing, IntRing, MpscIntRing } from '../../src/index.js';
 export type Job =
   | { role: 'int-produce' | 'int-consume'; buffer: SharedArrayBuffer; count: number }
   | {
-      role: 'byte-produce' | 'byte-consume';
+      role: 'byte-produce' | 'byte-consume' | 'view-produce' | 'view-consume' | 'read-consume';
       buffer: SharedArrayBuffer;
       count: number;
       seed: number;
@@ -88,6 +88,51 @@ async function run(job: Job): Promise<Report> {
         const want = message(i, nextLength(next, ring.maxMessage));
         if (m.length !== want.length) fail(`message ${i}: ${m.length} bytes, want ${want.length}`);
         else if (!m.every((b, k) => b === want[k])) fail(`message ${i}: wrong bytes`);
+      }
+      break;
+    }
+    case 'view-produce': {
+      // In place: reserve a little more than needed (up to maxMessage), write, commit the length.
+      const ring = ByteRing.from(job.buffer);
+      const next = rng(job.seed);
+      for (let i = 0; i < job.count; i++) {
+        const length = nextLength(next, ring.maxMessage);
+        let at: number;
+        while ((at = ring.tryReserve(Math.min(length + (i % 9), ring.maxMessage))) < 0) {
+          await ring.waitForSpace(length);
+        }
+        for (let k = 0; k < length; k++) ring.bytes[at + k] = (i + k * 7) & 255;
+        ring.commit(length);
+      }
+      break;
+    }
+    case 'view-consume':
+    case 'read-consume': {
+      const ring = ByteRing.from(job.buffer);
+      const next = rng(job.seed);
+      const check = (bytes: Uint8Array, at: number, length: number): void => {
+        const i = received++;
+        const want = nextLength(next, ring.maxMessage);
+        if (length !== want) fail(`message ${i}: ${length} bytes, want ${want}`);
+        for (let k = 0; k < length; k++) {
+          if (bytes[at + k] !== ((i + k * 7) & 255)) {
+            fail(`message ${i}: wrong byte ${k}`);
+            break;
+          }
+        }
+      };
+      while (received < job.count) {
+        if (job.role === 'read-consume') {
+          if (!ring.tryRead(check)) await ring.waitForData();
+          continue;
+        }
+        const at = ring.tryPeek();
+        if (at < 0) {
+          await ring.waitForData();
+          continue;
+        }
+        check(ring.bytes, at, ring.peekLength);
+        ring.release();
       }
       break;
     }

@@ -136,18 +136,19 @@ describe('IntRing', () => {
 
 describe('ByteRing', () => {
   it('returns copies in order and false when full', () => {
-    const ring = ByteRing.create(32);
-    assert.equal(ring.maxMessage, 28);
+    const ring = ByteRing.create(64);
+    assert.equal(ring.maxMessage, 56);
     assert.equal(ring.tryPop(), undefined);
-    assert.equal(ring.tryPush(Uint8Array.of(1, 2, 3)), true); // 8 bytes
-    assert.equal(ring.tryPush(new Uint8Array(0)), true); // 4 bytes
-    assert.equal(ring.tryPush(new Uint8Array(16).fill(9)), true); // 20 bytes: 32 used
+    assert.equal(ring.tryPush(Uint8Array.of(1, 2, 3)), true); // 16 bytes: 8 header, 3 padded to 8
+    assert.equal(ring.tryPush(new Uint8Array(0)), true); // 8 bytes
+    assert.equal(ring.tryPush(new Uint8Array(32).fill(9)), true); // 40 bytes: 64 used
+    assert.equal(ring.usedBytes, 64);
     assert.equal(ring.tryPush(new Uint8Array(0)), false);
     const first = ring.tryPop();
     assert.deepEqual(first, Uint8Array.of(1, 2, 3));
     assert.ok(!(first?.buffer instanceof SharedArrayBuffer), 'a copy, not a view of the ring');
     assert.deepEqual(ring.tryPop(), new Uint8Array(0));
-    assert.deepEqual(ring.tryPop(), new Uint8Array(16).fill(9));
+    assert.deepEqual(ring.tryPop(), new Uint8Array(32).fill(9));
     assert.equal(ring.tryPop(), undefined);
   });
 
@@ -166,18 +167,18 @@ describe('ByteRing', () => {
 
   it('pads to the end instead of splitting a record that would wrap', () => {
     const ring = ByteRing.create(32);
-    ring.tryPush(new Uint8Array(16)); // 20 bytes at 0
-    ring.tryPop(); // head = tail = 20
-    // 12 bytes left before the end; a 10-byte message needs 16: PAD to 32, record at 0.
-    assert.equal(ring.tryPush(message(1, 10)), true);
-    assert.equal(ring.usedBytes, 12 + 16);
-    assert.deepEqual(ring.tryPop(), message(1, 10));
+    ring.tryPush(new Uint8Array(16)); // 24 bytes at 0
+    ring.tryPop(); // head = tail = 24
+    // 8 bytes left before the end; a 5-byte message needs 16: PAD to 32, record at 0.
+    assert.equal(ring.tryPush(message(1, 5)), true);
+    assert.equal(ring.usedBytes, 8 + 16);
+    assert.deepEqual(ring.tryPop(), message(1, 5));
     assert.equal(ring.usedBytes, 0);
   });
 
   it('gets a maxMessage record in from any offset once the consumer catches up', () => {
     const ring = ByteRing.create(64);
-    for (let offset = 0; offset < 64; offset += 4) {
+    for (let offset = 0; offset < 64; offset += 8) {
       const big = message(offset, ring.maxMessage);
       // Where it does not fit before the end, the first try pads and says false; the consumer
       // skips the PAD (nothing to pop yet) and the second try has the whole region.
@@ -187,8 +188,8 @@ describe('ByteRing', () => {
         assert.equal(ring.tryPush(big), true, `offset ${offset}`);
       }
       assert.deepEqual(ring.tryPop(), big);
-      if (offset + 4 < 64) {
-        // Advance the offset by 4: one empty record.
+      if (offset + 8 < 64) {
+        // Advance the offset by 8: one empty record.
         ring.tryPush(new Uint8Array(0));
         ring.tryPop();
       }
@@ -241,7 +242,9 @@ describe('ByteRing', () => {
 
   it('throws PL_ERR_INVALID_ARG for a message longer than maxMessage', () => {
     const ring = ByteRing.create(16);
-    throwsCode(() => ring.tryPush(new Uint8Array(13)), 'PL_ERR_INVALID_ARG');
+    assert.equal(ring.maxMessage, 8);
+    throwsCode(() => ring.tryPush(new Uint8Array(9)), 'PL_ERR_INVALID_ARG');
+    assert.equal(ring.tryPush(new Uint8Array(8)), true);
     throwsCode(() => ByteRing.create(8), 'PL_ERR_INVALID_ARG');
     throwsCode(() => ByteRing.from(IntRing.create(4).buffer), 'PL_ERR_INVALID_ARG');
   });
@@ -266,6 +269,243 @@ describe('ByteRing', () => {
       [0, count, 0, count],
     );
   });
+});
+
+describe('ByteRing in place (tryReserve/commit, tryPeek/release, tryRead)', () => {
+  /** Writes message(i, length) straight into the ring at `at`. */
+  function fill(ring: ByteRing, at: number, i: number, length: number): void {
+    for (let k = 0; k < length; k++) ring.bytes[at + k] = (i + k * 7) & 255;
+  }
+  const peeked = (ring: ByteRing, at: number): Uint8Array =>
+    ring.bytes.slice(at, at + ring.peekLength);
+
+  it('publishes a reservation only on commit, at 8-aligned offsets in bytes', () => {
+    const ring = ByteRing.create(64);
+    assert.ok(ring.bytes.buffer === ring.buffer && ring.bytes.length === 64);
+    const at = ring.tryReserve(5);
+    assert.equal(at, 8);
+    fill(ring, at, 1, 5);
+    assert.equal(ring.tryPeek(), -1, 'nothing visible before commit');
+    assert.equal(ring.peekLength, -1);
+    assert.equal(ring.usedBytes, 0);
+    ring.commit();
+    assert.equal(ring.usedBytes, 16);
+    assert.equal(ring.tryReserve(0), 24); // the second record at 16
+    ring.commit();
+    assert.equal(ring.tryPeek(), 8);
+    assert.equal(ring.tryPeek(), 8, 'peeking again finds the same message');
+    assert.equal(ring.peekLength, 5);
+    assert.deepEqual(peeked(ring, 8), message(1, 5));
+    ring.release();
+    assert.equal(ring.peekLength, -1);
+    assert.equal(ring.tryPeek(), 24);
+    assert.equal(ring.peekLength, 0);
+    ring.release();
+    assert.equal(ring.tryPeek(), -1);
+    assert.equal(ring.usedBytes, 0);
+  });
+
+  it('commits fewer bytes than reserved, and drops a reservation replaced or pushed over', () => {
+    const ring = ByteRing.create(128);
+    let at = ring.tryReserve(40);
+    fill(ring, at, 2, 10);
+    ring.commit(10);
+    assert.equal(ring.usedBytes, 8 + 16, 'the record shrinks to what was committed');
+    // A reservation that is never committed leaves no trace; the next one takes its place.
+    at = ring.tryReserve(30);
+    ring.bytes.fill(0xee, at, at + 30);
+    at = ring.tryReserve(3);
+    fill(ring, at, 3, 3);
+    ring.commit();
+    ring.tryReserve(7);
+    assert.equal(ring.tryPush(message(4, 4)), true); // drops the reservation of 7
+    throwsCode(() => ring.commit(), 'PL_ERR_LOCK_STATE');
+    assert.deepEqual(ring.tryPop(), message(2, 10));
+    assert.deepEqual(ring.tryPop(), message(3, 3));
+    assert.deepEqual(ring.tryPop(), message(4, 4));
+    assert.equal(ring.tryPop(), undefined);
+  });
+
+  it('throws for misuse and leaves the ring as it was', () => {
+    const ring = ByteRing.create(64);
+    throwsCode(() => ring.commit(), 'PL_ERR_LOCK_STATE');
+    throwsCode(() => ring.release(), 'PL_ERR_LOCK_STATE');
+    throwsCode(() => ring.tryReserve(57), 'PL_ERR_INVALID_ARG'); // maxMessage is 56
+    throwsCode(() => ring.tryReserve(-1), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => ring.tryReserve(1.5), 'PL_ERR_INVALID_ARG');
+    throwsCode(() => ring.tryReserve(Number.NaN), 'PL_ERR_INVALID_ARG');
+    ring.tryReserve(4);
+    throwsCode(() => ring.commit(5), 'PL_ERR_INVALID_ARG'); // more than reserved
+    throwsCode(() => ring.commit(-1), 'PL_ERR_INVALID_ARG');
+    ring.commit(4); // the reservation survived the bad commits
+    throwsCode(() => ring.commit(), 'PL_ERR_LOCK_STATE'); // committed already
+    assert.equal(ring.tryPeek(), 8);
+    ring.release();
+    throwsCode(() => ring.release(), 'PL_ERR_LOCK_STATE'); // released already
+    // A maxMessage reservation from offset 16: the PAD first, then the whole region.
+    assert.equal(ring.tryReserve(56), -1);
+    assert.equal(ring.tryPeek(), -1);
+    assert.equal(ring.tryReserve(56), 8);
+    assert.equal(ring.usedBytes, 0);
+  });
+
+  it('keeps a peeked message intact while the producer fills the ring, until release', () => {
+    const ring = ByteRing.create(64);
+    ring.tryPush(message(5, 24)); // 32 bytes at 0
+    const at = ring.tryPeek();
+    // The producer fills every byte it may: the other 32, then nothing more.
+    const second = ring.tryReserve(24);
+    assert.equal(second, 40);
+    ring.bytes.fill(0xff, second, second + 24);
+    ring.commit();
+    assert.equal(ring.tryReserve(0), -1, 'full: the peeked record still holds its bytes');
+    assert.deepEqual(peeked(ring, at), message(5, 24));
+    ring.release();
+    assert.equal(ring.tryPeek(), 40);
+    ring.release();
+    assert.equal(ring.tryReserve(0), 8 + 0, 'the bytes came back once released');
+  });
+
+  it('wraps with PAD at the end of the region', () => {
+    const ring = ByteRing.create(64);
+    ring.tryPush(new Uint8Array(32)); // 40 bytes at 0
+    ring.tryPop(); // head = tail = 40: 24 bytes before the end
+    // 17 bytes need 8 + 24 = 32 > 24: PAD at 40, the record at 0.
+    const at = ring.tryReserve(17);
+    assert.equal(at, 8);
+    assert.equal(ring.usedBytes, 24, 'the PAD is published; the record not yet');
+    fill(ring, at, 6, 17);
+    ring.commit();
+    assert.equal(ring.usedBytes, 24 + 32);
+    assert.equal(ring.tryPeek(), 8, 'the consumer skips the PAD');
+    assert.deepEqual(peeked(ring, 8), message(6, 17));
+    ring.release();
+    assert.equal(ring.usedBytes, 0);
+
+    // Where the record cannot fit yet, the PAD goes out alone and the reservation fails.
+    ring.tryPush(new Uint8Array(8)); // 16 bytes at 32
+    ring.tryPush(new Uint8Array(0)); // 8 bytes at 48: tail at 56
+    assert.equal(ring.tryPop()?.length, 8); // head at 48
+    assert.equal(ring.tryReserve(41), -1); // PAD at 56 (8 bytes); 56 at 0 do not fit yet
+    assert.equal(ring.usedBytes, 8 + 8);
+    assert.equal(ring.tryPop()?.length, 0);
+    assert.equal(ring.tryPeek(), -1, 'skips the PAD; nothing else there');
+    assert.equal(ring.usedBytes, 0);
+    assert.equal(ring.tryReserve(41), 8);
+  });
+
+  it('tryRead hands the message in place and removes it, also when fn throws', () => {
+    const ring = ByteRing.create(256);
+    const calls: [number, number][] = [];
+    assert.equal(
+      ring.tryRead(() => assert.fail('not called when empty')),
+      false,
+    );
+    ring.tryPush(message(7, 20));
+    ring.tryPush(message(8, 3));
+    ring.tryPush(message(9, 1));
+    assert.equal(
+      ring.tryRead((bytes, offset, length) => {
+        assert.equal(bytes, ring.bytes);
+        assert.deepEqual(bytes.subarray(offset, offset + length), message(7, 20));
+        calls.push([offset, length]);
+      }),
+      true,
+    );
+    assert.deepEqual(calls, [[8, 20]]);
+    assert.throws(
+      () =>
+        ring.tryRead(() => {
+          throw new Error('handler failed');
+        }),
+      /handler failed/,
+    );
+    assert.deepEqual(ring.tryPop(), message(9, 1), 'the message fn threw on is gone');
+    assert.equal(ring.usedBytes, 0);
+  });
+
+  it('tryPop and tryPopInto take the peeked message; release then has nothing', () => {
+    const ring = ByteRing.create(256);
+    ring.tryPush(message(1, 9));
+    ring.tryPush(message(2, 9));
+    ring.tryPeek();
+    assert.deepEqual(ring.tryPop(), message(1, 9));
+    throwsCode(() => ring.release(), 'PL_ERR_LOCK_STATE');
+    ring.tryPeek();
+    const into = new Uint8Array(16);
+    assert.equal(ring.tryPopInto(into), 9);
+    assert.deepEqual(into.subarray(0, 9), message(2, 9));
+    throwsCode(() => ring.release(), 'PL_ERR_LOCK_STATE');
+    // A target too short keeps the message peeked, and release still removes it.
+    ring.tryPush(message(3, 9));
+    throwsCode(() => ring.tryPopInto(new Uint8Array(4)), 'PL_ERR_INVALID_ARG');
+    assert.equal(ring.peekLength, 9);
+    ring.release();
+    assert.equal(ring.tryPeek(), -1);
+  });
+
+  it('matches a single-threaded model mixing copies and in-place calls over wrapping sizes', () => {
+    const ring = ByteRing.create(512);
+    const next = rng(7);
+    const queue: Uint8Array[] = [];
+    let pushed = 0;
+    for (let step = 0; step < 20_000; step++) {
+      const r = next();
+      if (r % 2 === 0) {
+        const length = nextLength(next, ring.maxMessage);
+        const m = message(pushed, length);
+        if (r % 4 === 0) {
+          if (!ring.tryPush(m)) continue;
+        } else {
+          const at = ring.tryReserve(Math.min(length + (r % 5), ring.maxMessage));
+          if (at < 0) continue;
+          assert.equal(at % 8, 0);
+          fill(ring, at, pushed, length);
+          ring.commit(length);
+        }
+        queue.push(m);
+        pushed++;
+      } else if (r % 4 === 1) {
+        const at = ring.tryPeek();
+        const want = queue.shift();
+        if (want === undefined) {
+          assert.equal(at, -1);
+          continue;
+        }
+        assert.equal(at % 8, 0);
+        assert.deepEqual(peeked(ring, at), want);
+        ring.release();
+      } else {
+        assert.deepEqual(ring.tryPop(), queue.shift());
+      }
+    }
+    assert.ok(pushed > 1000, `only ${pushed} pushes succeeded`);
+  });
+
+  it(
+    'moves 200,000 messages in place between two threads, none lost or doubled',
+    LIMIT,
+    async () => {
+      const count = 200_000;
+      const jobs: Job[] = [];
+      for (const [capacity, seed, consume] of [
+        [256, 3, 'view-consume'],
+        [4096, 4, 'read-consume'],
+      ] as const) {
+        const buffer = ByteRing.create(capacity).buffer;
+        jobs.push(
+          { role: 'view-produce', buffer, count, seed },
+          { role: consume, buffer, count, seed },
+        );
+      }
+      const reports = await Promise.all(jobs.map(spawn));
+      assertClean(reports);
+      assert.deepEqual(
+        reports.map((r) => r.received),
+        [0, count, 0, count],
+      );
+    },
+  );
 });
 
 describe('MpscIntRing', () => {
