@@ -16,7 +16,8 @@
 // Compare the ratios.
 //
 //   node bench/run.mjs rings [--quick] [--sizes 64,4096] [--messages N] [--repeat 5]
-//       [--variants ring,ringInto,ringView,postMessage,transfer] [--ring-bytes 1048576] [--build] [--out FILE]
+//       [--variants ring,ringInto,ringView,postMessage,transfer] [--ring-bytes 1048576]
+//       [--build] [--out FILE]
 import { MessageChannel, Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

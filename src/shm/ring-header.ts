@@ -142,8 +142,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Steps 1–4 of the protocol above: resolves true once `ready()` holds, false if `timeoutMs`
- * passes first. `coalesce`: the other side wakes this one with `wakeOnce`, not `wake`. Never blocks the thread: the wait is `Atomics.waitAsync`, a promise the event
+ * passes first. Never blocks the thread: the wait is `Atomics.waitAsync`, a promise the event
  * loop settles. One waiter per side for SPSC rings; any number of producers for MPSC.
+ * `coalesce`: the other side wakes this one with `wakeOnce`, not `wake`.
  */
 export async function waitUntil(
   header: Int32Array,
