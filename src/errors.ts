@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   PL_ERR_WORKER_START:
     'A pool worker could not start (its module failed to load or it died at once).',
   PL_ERR_LOCK_STATE:
-    'A shared-memory lock was unlocked without being held (or a counter row used after release).',
+    'Shared-memory state used out of turn: a lock unlocked without being held, a counter row used after release, or a ring commit/release with nothing reserved/peeked.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
