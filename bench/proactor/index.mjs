@@ -2,8 +2,7 @@
 // keep the server busy. One HTTP service (app.mjs) with a CPU-heavy route (`/heavy`, PBKDF2
 // calibrated to ~15 ms) and a cheap one (`/cheap`) runs under `serve()` on one reactor loop,
 // once with the service on the loop (`logic: 'loop'`) and once on a pool of 2 threads
-// (`logic: 'pool'`, its threads at the default nice 5; `pool-nice0` the same at nice 0, the IO
-// loop's own priority). A run `floor` is the loop without heavy load: what this machine and
+// (`logic: 'pool'`). A third run, `floor`, is the loop without heavy load: what this machine and
 // client give the cheap route at best. In each run:
 //
 //   heavy  wrk -t1 -c1 GET /heavy back to back: one heavy request always in flight, so the heavy
@@ -19,8 +18,7 @@
 // each have one. Both wrk processes share core 0: they are light (a few hundred requests/s).
 // The loop run gets the same two cores and uses one for everything.
 //
-//   node bench/run.mjs proactor [--seconds 10 | --quick] [--warmup 2]
-//       [--variants floor,loop,pool,pool-nice0]
+//   node bench/run.mjs proactor [--seconds 10 | --quick] [--warmup 2] [--variants floor,loop,pool]
 //       [--threads 2] [--heavy-ms 15 | --heavy-iterations N] [--heavy-connections 1]
 //       [--cheap-connections 2] [--cheap-interval 5] [--retries 1] [--server-cpu 0,1] [--client-cpu 0]
 //       [--build] [--out FILE]
@@ -65,8 +63,6 @@ const VARIANTS = {
   floor: { logic: 'loop', heavy: false },
   loop: { logic: 'loop', heavy: true },
   pool: { logic: 'pool', heavy: true },
-  /** The pool with its threads at the IO loop's priority (`pool.nice: 0`; default 5). */
-  'pool-nice0': { logic: 'pool', heavy: true, nice: 0 },
 };
 /** The heavy client starts this long before the cheap one and runs this long after it. */
 const HEAVY_MARGIN_S = 1;
@@ -221,10 +217,9 @@ async function calibrate(opts) {
 }
 
 function serverArgv(variant, opts) {
-  const { logic, nice } = VARIANTS[variant];
+  const { logic } = VARIANTS[variant];
   const argv = [process.execPath, serverScript, '--logic', logic];
   if (logic === 'pool') argv.push('--threads', String(opts.threads));
-  if (nice !== undefined) argv.push('--nice', String(nice));
   argv.push('--host', '127.0.0.1', '--port', '0');
   return argv;
 }
@@ -477,7 +472,6 @@ function summarize(runs) {
   const floor = ok('floor');
   const loop = ok('loop');
   const pool = ok('pool');
-  const nice0 = ok('pool-nice0');
   const heavyMs = Math.min(...runs.map((r) => r.heavyMs ?? Infinity));
   const goals = [];
   if (pool !== undefined) {
@@ -516,7 +510,6 @@ function summarize(runs) {
     cheapP99LoopOverPool: ratio(loop?.cheap.p99Ms, pool?.cheap.p99Ms),
     cheapP99PoolOverFloor: poolOverFloor,
     heavyRpsPoolOverLoop: heavyKept,
-    cheapP99Nice0OverPool: ratio(nice0?.cheap.p99Ms, pool?.cheap.p99Ms),
     goals,
   };
 }
@@ -583,10 +576,7 @@ function format(runs, s, iterations, opts) {
   lines.push(
     `floor: no heavy load. loop/pool: cheap p50 ${num(s.cheapP50LoopOverPool, 1)}x, ` +
       `cheap p99 ${num(s.cheapP99LoopOverPool, 1)}x; pool/floor cheap p99 ${num(s.cheapP99PoolOverFloor, 2)}; ` +
-      `pool/loop heavy req/s ${num(s.heavyRpsPoolOverLoop, 2)}` +
-      (s.cheapP99Nice0OverPool === null
-        ? ''
-        : `; pool-nice0/pool cheap p99 ${num(s.cheapP99Nice0OverPool, 2)}`),
+      `pool/loop heavy req/s ${num(s.heavyRpsPoolOverLoop, 2)}`,
   );
   for (const g of s.goals) {
     lines.push(`  ${g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.value}`);

@@ -1,8 +1,7 @@
 // The server of the proactor benchmark: `serve()` runs app.mjs on one reactor loop, with the
 // service on that loop or on a thread pool.
 //
-//   node bench/proactor/server.mjs --logic loop|pool [--threads 1] [--nice N] [--host 127.0.0.1]
-//       [--port 0]
+//   node bench/proactor/server.mjs --logic loop|pool [--threads 1] [--host 127.0.0.1] [--port 0]
 //   node bench/proactor/server.mjs --calibrate MS
 //
 // The heavy route's rounds come from PROACTOR_HEAVY_ITERATIONS. Before listening the server
@@ -17,7 +16,6 @@ const { values } = parseArgs({
   options: {
     logic: { type: 'string', default: 'loop' },
     threads: { type: 'string', default: '1' },
-    nice: { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     calibrate: { type: 'string' },
@@ -59,11 +57,7 @@ const server = await serve(new URL('./app.mjs', import.meta.url), {
   port: Number(values.port),
   model: 'reactor',
   logic: values.logic,
-  pool: {
-    maxThreads: threads,
-    minThreads: threads,
-    ...(values.nice !== undefined ? { nice: Number(values.nice) } : {}),
-  },
+  pool: { maxThreads: threads, minThreads: threads },
   // Every run ends with its clients gone; a short drain keeps the harness quick.
   shutdownTimeout: 2000,
 });
