@@ -147,11 +147,6 @@ export interface NativeAddon {
   ) => SendFileTask;
   /** True when `sendFile` takes a `head`. */
   readonly sendFileHead: boolean;
-  /**
-   * Sets the calling thread's nice value (-20..19; raising it needs no privilege) and returns
-   * it. Undefined in builds from before it existed.
-   */
-  readonly setThreadNice?: (nice: number) => number;
   readonly getFdLimit: () => FdLimit;
   /** Sets the soft RLIMIT_NOFILE (up to the hard one); returns the new limits. */
   readonly setFdLimit: (soft: number) => FdLimit;
@@ -249,9 +244,6 @@ function wrap(raw: RawAddon): NativeAddon {
         settled: { get: () => task.settled },
       }) as SendFileTask;
     },
-    ...(typeof raw.setThreadNice === 'function'
-      ? { setThreadNice: (nice: number) => raw.setThreadNice!(nice) }
-      : {}),
     getFdLimit: () => raw.getFdLimit(),
     setFdLimit: (soft) => raw.setFdLimit(soft),
     sendFd: (unixSocketFd, fd, payload) =>

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define DEFAULT_BACKLOG 511 /* as Node's net.Server */
@@ -268,32 +267,6 @@ static napi_value js_write_bytes(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/*
- * setThreadNice(n) -> the calling thread's nice value afterwards. On Linux a nice value belongs
- * to a thread, so a worker thread can yield the CPU to the event loops of its process without
- * touching them. Raising it (0..19) needs no privilege; lowering it below the current value does.
- */
-static napi_value js_set_thread_nice(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
-  PL_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double nice;
-  if (!pl_arg_int(env, argv[0], "setThreadNice(n)", -20, 19, &nice)) return NULL;
-  id_t tid = (id_t)syscall(SYS_gettid);
-  if (setpriority(PRIO_PROCESS, tid, (int)nice) != 0) {
-    char what[64];
-    snprintf(what, sizeof what, "setThreadNice(%d)", (int)nice);
-    return pl_throw_errno(env, "PL_ERR_NATIVE", errno, "setpriority", what);
-  }
-  errno = 0;
-  int now = getpriority(PRIO_PROCESS, tid);
-  if (now == -1 && errno != 0)
-    return pl_throw_errno(env, "PL_ERR_NATIVE", errno, "getpriority", "setThreadNice()");
-  napi_value result;
-  PL_CHECK(env, napi_create_int32(env, now, &result));
-  return result;
-}
-
 static double limit_number(rlim_t v) {
   return v == RLIM_INFINITY ? INFINITY : (double)v;
 }
@@ -349,8 +322,6 @@ napi_status pl_init_socket(napi_env env, napi_value exports) {
       {"dup", NULL, js_dup, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"writeBytes", NULL, js_write_bytes, NULL, NULL, NULL, napi_default_jsproperty, NULL},
-      {"setThreadNice", NULL, js_set_thread_nice, NULL, NULL, NULL, napi_default_jsproperty,
-       NULL},
       {"getFdLimit", NULL, js_get_fd_limit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
       {"setFdLimit", NULL, js_set_fd_limit, NULL, NULL, NULL, napi_default_jsproperty, NULL},
   };

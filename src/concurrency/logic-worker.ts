@@ -2,19 +2,10 @@
  * The task module of a Proactor pool: loads the app module named in the pool's workerData and
  * runs its service's `handle` on each message the IO loop sends.
  */
-import { tryNative } from '../../native/index.js';
 import { poolWorkerData } from '../pool/worker-data.js';
 import { isService, type AnyService } from './service.js';
 
-const { appUrl, nice } = poolWorkerData() as { appUrl: string; nice: number };
-// Below the IO loops: when the cores are busy, the loop that reads, parses and writes wins.
-if (nice > 0) {
-  try {
-    tryNative()?.setThreadNice?.(nice);
-  } catch {
-    // Not permitted here (a container policy, say): the pool still works, at equal priority.
-  }
-}
+const { appUrl } = poolWorkerData() as { appUrl: string };
 const mod = (await import(appUrl)) as { default?: unknown };
 if (!isService(mod.default)) {
   throw new Error(`${appUrl}: with logic 'pool' the default export must be a service`);

@@ -175,7 +175,5 @@ function checkPool(pool: LogicPoolOptions | undefined): LogicPoolOptions {
   if (maxThreads !== undefined) out.maxThreads = maxThreads;
   if (minThreads !== undefined) out.minThreads = minThreads;
   if (maxQueue !== undefined) out.maxQueue = maxQueue;
-  const nice = int('pool.nice', pool.nice, 0, 19);
-  if (nice !== undefined) out.nice = nice;
   return out;
 }

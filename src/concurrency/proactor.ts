@@ -22,16 +22,7 @@ export interface LogicPoolOptions {
   minThreads?: number;
   /** Messages waiting for a thread before new ones are refused. Default 4096. */
   maxQueue?: number;
-  /**
-   * Nice value of the pool threads (0..19; Linux, with the addon). Default 5: when the cores
-   * are busy the scheduler prefers the IO loops, so cheap requests keep flowing while heavy
-   * ones run. 0 leaves the threads as they are.
-   */
-  nice?: number;
 }
-
-/** Pool threads' nice value when `pool.nice` is unset. */
-export const DEFAULT_POOL_NICE = 5;
 
 export type Runner = (msg: unknown) => unknown;
 
@@ -61,7 +52,7 @@ export function serviceApp(
     const maxThreads = pool.maxThreads ?? Math.max(1, Math.floor(availableParallelism() / loops));
     const threads = new ThreadPool({
       filename: new URL('./logic-worker.js', import.meta.url),
-      workerData: { appUrl, nice: pool.nice ?? DEFAULT_POOL_NICE },
+      workerData: { appUrl },
       maxThreads,
       minThreads: Math.min(pool.minThreads ?? maxThreads, maxThreads),
       maxQueue: pool.maxQueue ?? 4096,

@@ -31,7 +31,6 @@ describe('serve options', () => {
       [{ host: '' }, /host/],
       [{ maxConnections: -1 }, /maxConnections/],
       [{ handoff: 'pigeon' }, /handoff/],
-      [{ pool: { nice: 20 } }, /pool.nice must be an integer in \[0, 19\]/],
       [{ bufferPool: true }, /bufferPool must be a BufferPool or false/],
       [
         { model: 'half-sync', loops: 2, bufferPool: new BufferPool() },

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { serve } from '../../src/index.js';
-import { tryNative } from '../../native/index.js';
 import { LineClient, startServer } from './support.js';
 
 const SERVICE = new URL('./fixtures/service-app.js', import.meta.url);
@@ -33,25 +32,6 @@ describe('logic: pool (Proactor)', { timeout: 120_000 }, () => {
     assert.match(await c.ask('thread'), /^thread \d+$/);
     c.close();
   });
-
-  it(
-    'runs pool threads at nice 5 (or pool.nice) below the IO loop',
-    {
-      skip: tryNative()?.setThreadNice === undefined ? 'no native addon' : false,
-    },
-    async () => {
-      const ask = async (pool: { nice?: number }): Promise<string> => {
-        const server = await startServer({ model: 'reactor', logic: 'pool', pool }, SERVICE);
-        const c = await LineClient.connect(server.address.port);
-        const answer = await c.ask('nice');
-        c.close();
-        return answer;
-      };
-      assert.equal(await ask({}), 'nice 5');
-      assert.equal(await ask({ nice: 12 }), 'nice 12');
-      assert.equal(await ask({ nice: 0 }), 'nice 0');
-    },
-  );
 
   it('keeps replies in message order on a connection while work completes out of order', async () => {
     const server = await startServer(
