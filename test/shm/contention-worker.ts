@@ -9,6 +9,8 @@ export const RECORD_WORDS = 64;
 export const C_STOP = 0;
 export const C_WRITERS_IN = 16;
 export const C_READERS_IN = 32;
+/** Readers that have read once: writers start only when every reader runs, so both contend. */
+export const C_READERS_STARTED = 48;
 /** What the `count` role adds to counter 2 per step: it carries into the high word every other step. */
 export const BIG_STEP = 2 ** 31 + 1;
 
@@ -87,6 +89,11 @@ async function run(job: Job): Promise<Report> {
       const lock = new RwLock(job.lock);
       const record = new Int32Array(job.record);
       const control = new Int32Array(job.control);
+      // A worker can take longer to start than all the writes take (a loaded machine, a slow
+      // start-up): wait for both readers, or a reader might never get to read at all.
+      for (let n; (n = Atomics.load(control, C_READERS_STARTED)) < 2;) {
+        Atomics.wait(control, C_READERS_STARTED, n, 1000);
+      }
       for (let i = 1; i <= job.count; i++) {
         lock.writeLock();
         if (Atomics.add(control, C_WRITERS_IN, 1) !== 0) fail('two writers in at once');
@@ -117,7 +124,10 @@ async function run(job: Job): Promise<Report> {
         }
         Atomics.sub(control, C_READERS_IN, 1);
         lock.readUnlock();
-        done++;
+        if (done++ === 0) {
+          Atomics.add(control, C_READERS_STARTED, 1);
+          Atomics.notify(control, C_READERS_STARTED);
+        }
       }
       break;
     }
