@@ -1,5 +1,6 @@
 // Shared helpers for tests over real sockets. Every helper cleans up after itself on failure.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -151,4 +152,23 @@ export async function waitFor(
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Runs the test file at `fileUrl` again in a child runner with `POLYLOOP_NO_NATIVE=1` (the
+ * fallback paths) and returns its spec report; fails the calling test if any case failed.
+ */
+export function rerunWithoutNative(fileUrl: string): string {
+  const env: NodeJS.ProcessEnv = { ...process.env, POLYLOOP_NO_NATIVE: '1' };
+  delete env['NODE_TEST_CONTEXT']; // a nested runner must report as a top-level one
+  const r = spawnSync(
+    process.execPath,
+    ['--test', '--test-reporter=spec', fileURLToPath(fileUrl)],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(r.status, 0, r.stdout.slice(-3000));
+  return r.stdout;
 }

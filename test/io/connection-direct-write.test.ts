@@ -3,10 +3,8 @@
 // and errors must look exactly as with socket.write alone. The whole file runs again with
 // POLYLOOP_NO_NATIVE=1, where every write takes the socket.write path.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { nativeStatus, native } from '../../native/index.js';
 import { ReadArena } from '../../src/io/adopt.js';
@@ -16,7 +14,7 @@ import {
   type CloseReason,
   type Connection,
 } from '../../src/index.js';
-import { connect, delay, readBytes, waitFor } from '../helpers.js';
+import { connect, delay, readBytes, rerunWithoutNative, waitFor } from '../helpers.js';
 import { forEachAcceptor, start } from './server-fixture.js';
 
 const NATIVE = nativeStatus().available;
@@ -288,16 +286,9 @@ forEachAcceptor('Connection direct writes', () => {
 if (NATIVE && process.env['POLYLOOP_NO_NATIVE'] === undefined) {
   describe('Connection direct writes without the addon', () => {
     it('passes the same cases through socket.write alone', () => {
-      const self = fileURLToPath(import.meta.url);
-      const env: NodeJS.ProcessEnv = { ...process.env, POLYLOOP_NO_NATIVE: '1' };
-      delete env['NODE_TEST_CONTEXT']; // a nested runner must report as a top-level one
-      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', self], {
-        env,
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stdout.slice(-3000));
-      assert.match(r.stdout, /onWriteComplete fires/);
-      assert.doesNotMatch(r.stdout, /native writeBytes/);
+      const report = rerunWithoutNative(import.meta.url);
+      assert.match(report, /onWriteComplete fires/);
+      assert.doesNotMatch(report, /native writeBytes/);
     });
   });
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   mkdtempSync,
@@ -14,7 +13,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { nativeStatus } from '../../native/index.js';
 import {
   type Connection,
@@ -23,7 +21,7 @@ import {
   lineCodec,
   TcpServer,
 } from '../../src/index.js';
-import { closed, connect, readBytes, waitFor } from '../helpers.js';
+import { closed, connect, readBytes, rerunWithoutNative, waitFor } from '../helpers.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 const mode = nativeStatus().available ? 'sendfile' : 'buffered copy';
@@ -231,15 +229,7 @@ describe(`Connection.sendFile (${mode})`, () => {
 
   if (nativeStatus().available && process.env['POLYLOOP_NO_NATIVE'] === undefined) {
     it('passes the same cases through the buffered copy when the addon is missing', () => {
-      const self = fileURLToPath(import.meta.url);
-      const env: NodeJS.ProcessEnv = { ...process.env, POLYLOOP_NO_NATIVE: '1' };
-      delete env['NODE_TEST_CONTEXT']; // a nested runner must report as a top-level one
-      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', self], {
-        env,
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stdout.slice(-3000));
-      assert.match(r.stdout, /buffered copy/);
+      assert.match(rerunWithoutNative(import.meta.url), /buffered copy/);
     });
   }
 });
